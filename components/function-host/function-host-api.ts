@@ -1,0 +1,111 @@
+// The contract between the function host component and the peer agent: the control operations the
+// function host serves over Greengrass local pub/sub (request/response topics, see
+// components/common/ipc/) and the payload of each. The agent reaches the function host only through
+// these; the function host never calls the agent. Bytes travel as Uint8Array (base64 on the IPC wire).
+
+/** Local pub/sub topic on which a node's function host serves control requests. */
+export function functionHostControlTopic(thingName: string): string {
+  return `edgeshift/function-host/${thingName}/control`;
+}
+
+export type FunctionRole =
+  | 'owner' // processes requests for the service
+  | 'frozen' // stopped processing, buffers arrivals (source, between freeze and cutover)
+  | 'forwarding' // lost ownership: forwards every arrival to the new owner, processes nothing
+  | 'importing' // receiving a snapshot and deltas (target, before activation)
+  | 'standby'; // holds no state for the service
+
+export interface FunctionSummary {
+  readonly service: string;
+  readonly serviceId: number;
+  readonly isStateful: boolean;
+  readonly role: FunctionRole;
+  readonly epoch: number;
+  readonly stateKeys: number;
+  readonly stateBytes: number;
+  readonly processedRequests: number;
+  readonly bufferedRequests: number;
+}
+
+export interface UdpAddress {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface MigrationRef {
+  readonly service: string;
+  readonly migrationId: string;
+}
+
+/** One request per operation; `op` names it on the wire. */
+export type FunctionHostRequest =
+  | { readonly op: 'listFunctions' }
+  | ({ readonly op: 'beginExport'; readonly chunkBytes: number } & MigrationRef)
+  | ({ readonly op: 'readExportChunk'; readonly index: number } & MigrationRef)
+  | ({ readonly op: 'nextDelta' } & MigrationRef)
+  | ({ readonly op: 'freeze' } & MigrationRef)
+  | ({ readonly op: 'beginImport'; readonly epoch: number } & MigrationRef)
+  | ({ readonly op: 'importChunk'; readonly index: number; readonly data: Uint8Array } & MigrationRef)
+  | ({ readonly op: 'importDelta'; readonly delta: Uint8Array } & MigrationRef)
+  | ({ readonly op: 'activate'; readonly epoch: number } & MigrationRef)
+  | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
+  | ({ readonly op: 'resume' } & MigrationRef)
+  | ({ readonly op: 'dropState' } & MigrationRef)
+  | { readonly op: 'setRoute'; readonly service: string; readonly owner: UdpAddress; readonly epoch: number };
+
+export interface ExportStarted {
+  /** Chunks of the snapshot taken at the mark; read each with readExportChunk. */
+  readonly chunkCount: number;
+  readonly snapshotBytes: number;
+  readonly stateChecksum: string;
+}
+
+export interface ExportChunk {
+  readonly index: number;
+  readonly data: Uint8Array;
+  readonly isLast: boolean;
+}
+
+export interface DeltaTaken {
+  /** Changes since the previous mark (puts and deletes, plus the dedupe window's new entries). */
+  readonly delta: Uint8Array;
+  readonly changedKeys: number;
+}
+
+export interface Frozen {
+  readonly bufferedRequests: number;
+}
+
+export interface Activated {
+  /** Checksum of the imported state; must equal the source's after its last delta. */
+  readonly stateChecksum: string;
+}
+
+export interface HandedOver {
+  /** Requests buffered during the freeze, now forwarded to the new owner. */
+  readonly forwardedRequests: number;
+}
+
+export interface FunctionHostResponses {
+  listFunctions: readonly FunctionSummary[];
+  beginExport: ExportStarted;
+  readExportChunk: ExportChunk;
+  nextDelta: DeltaTaken;
+  freeze: Frozen & { readonly stateChecksum: string };
+  beginImport: Record<string, never>;
+  importChunk: Record<string, never>;
+  importDelta: Record<string, never>;
+  activate: Activated;
+  handOver: HandedOver;
+  resume: { readonly processedBufferedRequests: number };
+  dropState: Record<string, never>;
+  setRoute: Record<string, never>;
+}
+
+/** What the agent calls; implemented over IPC request/response by the function host's client. */
+export interface FunctionHostControl {
+  call<Op extends FunctionHostRequest['op']>(
+    request: Extract<FunctionHostRequest, { op: Op }>,
+    timeoutMs: number,
+  ): Promise<FunctionHostResponses[Op]>;
+}
