@@ -1,0 +1,89 @@
+// The request path's datagram format: one JSON request per UDP datagram and one JSON reply per
+// request, as sent by clients (and the load generator) to a service's VIP:port and answered by the
+// node that owns the service. Parsed and validated here once; everything inward sees typed values.
+// A forwarded request (old owner → new owner during a migration) carries the client's address in
+// `replyTo`, so the new owner answers the client directly and the data plane maps the reply to the VIP.
+
+export interface FunctionRequest {
+  /** Unique per client and request (e.g. "<clientId>:<sequence>"): the key of duplicate detection. */
+  readonly id: string;
+  /** Service name the request is for (the function's name). */
+  readonly service: string;
+  /** State partition key (for example a sensor id); requests with the same key are processed in order. */
+  readonly key: string;
+  readonly body: unknown;
+  readonly replyTo?: { readonly address: string; readonly port: number };
+}
+
+export interface FunctionReply {
+  readonly id: string;
+  readonly ok: boolean;
+  readonly body?: unknown;
+  readonly error?: { readonly code: string; readonly message: string };
+  /** Which node processed it, at which epoch: lets a client see a migration. */
+  readonly node: string;
+  readonly epoch: number;
+}
+
+export const MAX_DATAGRAM_BYTES = 65_507;
+
+export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseJson(bytes: Uint8Array): Parsed<Record<string, unknown>> {
+  if (bytes.byteLength > MAX_DATAGRAM_BYTES) return { ok: false, reason: `datagram of ${bytes.byteLength} bytes` };
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    return { ok: false, reason: 'not JSON' };
+  }
+  return isRecord(value) ? { ok: true, value } : { ok: false, reason: 'not a JSON object' };
+}
+
+function parseReplyTo(value: unknown): Parsed<FunctionRequest['replyTo']> {
+  if (value === undefined) return { ok: true, value: undefined };
+  if (!isRecord(value) || typeof value.address !== 'string' || typeof value.port !== 'number') {
+    return { ok: false, reason: 'replyTo must be {address: string, port: number}' };
+  }
+  if (!Number.isInteger(value.port) || value.port < 1 || value.port > 65_535) {
+    return { ok: false, reason: `replyTo.port ${value.port} out of range` };
+  }
+  return { ok: true, value: { address: value.address, port: value.port } };
+}
+
+export function parseRequest(bytes: Uint8Array): Parsed<FunctionRequest> {
+  const json = parseJson(bytes);
+  if (!json.ok) return json;
+  const { id, service, key, body } = json.value;
+  if (typeof id !== 'string' || id.length === 0) return { ok: false, reason: 'id must be a non-empty string' };
+  if (typeof service !== 'string' || service.length === 0) return { ok: false, reason: 'service must be a non-empty string' };
+  if (typeof key !== 'string') return { ok: false, reason: 'key must be a string' };
+  const replyTo = parseReplyTo(json.value.replyTo);
+  if (!replyTo.ok) return replyTo;
+  return { ok: true, value: { id, service, key, body, ...(replyTo.value ? { replyTo: replyTo.value } : {}) } };
+}
+
+export function parseReply(bytes: Uint8Array): Parsed<FunctionReply> {
+  const json = parseJson(bytes);
+  if (!json.ok) return json;
+  const { id, ok, body, error, node, epoch } = json.value;
+  if (typeof id !== 'string') return { ok: false, reason: 'id must be a string' };
+  if (typeof ok !== 'boolean') return { ok: false, reason: 'ok must be a boolean' };
+  if (typeof node !== 'string') return { ok: false, reason: 'node must be a string' };
+  if (typeof epoch !== 'number') return { ok: false, reason: 'epoch must be a number' };
+  if (error !== undefined && (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string')) {
+    return { ok: false, reason: 'error must be {code, message}' };
+  }
+  return {
+    ok: true,
+    value: { id, ok, body, node, epoch, ...(error ? { error: { code: error.code as string, message: error.message as string } } : {}) },
+  };
+}
+
+export function encodeMessage(message: FunctionRequest | FunctionReply): Buffer {
+  return Buffer.from(JSON.stringify(message), 'utf8');
+}
