@@ -14,6 +14,50 @@ export const ERROR_CATALOG = {
     description: 'A configuration document failed its JSON Schema or a cross-field rule.',
     howToSolve: 'Fix the field named in the message; the previous configuration stays in force.',
   },
+  // ipc
+  ERR_IPC_NOT_CONFIGURED: {
+    description:
+      'No Greengrass IPC socket is known: AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT is unset and no socket path was given.',
+    howToSolve:
+      'Run the component under a Greengrass nucleus or the local node (scripts/local-node-cli.ts), or pass socketPath and authToken explicitly.',
+  },
+  ERR_IPC_CONNECT_FAILED: {
+    description: 'The IPC client could not connect to the nucleus socket after every retry.',
+    howToSolve:
+      'Check that the nucleus (or local node) is running, that the socket path exists and that SVCUID is the token it gave this component.',
+  },
+  ERR_IPC_UNAUTHORIZED: {
+    description:
+      "The nucleus refused an IPC operation: the component's accessControl policy does not allow it on that resource.",
+    howToSolve:
+      "Add the operation and topic to the component recipe's accessControl (aws.greengrass.ipc.pubsub or aws.greengrass.ipc.mqttproxy) and redeploy.",
+  },
+  ERR_IPC_OPERATION_FAILED: {
+    description: 'An IPC operation was answered with an error by the nucleus.',
+    howToSolve:
+      "Read the nucleus message in the error; check the operation's arguments (topic, key path, component name).",
+  },
+  ERR_IPC_REQUEST_TIMEOUT: {
+    description: "No reply arrived on the reply topic before the request's timeout.",
+    howToSolve:
+      'Check that the serving component runs and subscribes to TOPIC/request, that both policies allow the request and reply topics, or raise timeoutMs.',
+  },
+  ERR_IPC_REMOTE_FAILED: {
+    description: 'The component serving a request answered with an error whose code EdgeShift does not know.',
+    howToSolve:
+      'Read remoteCode and the message in the error context; fix the request or the serving component.',
+  },
+  ERR_IPC_BAD_MESSAGE: {
+    description:
+      'A message on a request/response topic is not a valid envelope (correlationId, replyTo, body / ok).',
+    howToSolve:
+      "Publish request envelopes with the IPC module's request(); only it and serve() should use these topics.",
+  },
+  ERR_IPC_CLOSED: {
+    description:
+      'The IPC client was closed (SIGTERM or close()), so the operation was not sent or its reply will never arrive.',
+    howToSolve: 'Do not call the IPC client after close(); pending requests fail with this code on shutdown.',
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
