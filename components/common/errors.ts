@@ -58,6 +58,27 @@ export const ERROR_CATALOG = {
       'The IPC client was closed (SIGTERM or close()), so the operation was not sent or its reply will never arrive.',
     howToSolve: 'Do not call the IPC client after close(); pending requests fail with this code on shutdown.',
   },
+  // packet codec (p4/protocol/edgeshift-header.ts)
+  ERR_CODEC_BAD_LENGTH: {
+    description: 'A UDP payload on the EdgeShift port is not exactly one EdgeShift header long.',
+    howToSolve: 'Send one 24-byte header per datagram (docs/protocol.md).',
+  },
+  ERR_CODEC_BAD_MAGIC: {
+    description: 'A packet on the EdgeShift port does not start with the EdgeShift magic.',
+    howToSolve: 'Check that the sender speaks EdgeShift and that nothing else uses the port.',
+  },
+  ERR_CODEC_BAD_VERSION: {
+    description: 'A packet carries a protocol version this build does not speak.',
+    howToSolve: 'Run the same EdgeShift version on nodes and data plane.',
+  },
+  ERR_CODEC_BAD_TYPE: {
+    description: 'A packet carries an unknown packet type.',
+    howToSolve: 'Use one of METRICS, ADVICE, CLAIM, CLAIM_ACCEPTED, CLAIM_STALE.',
+  },
+  ERR_CODEC_OUT_OF_RANGE: {
+    description: 'A header field is outside its range (node or service id, load above 100 %).',
+    howToSolve: 'Keep node ids in 1..15, service ids in 0..63 and loads at most 10000 basis points.',
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
