@@ -79,6 +79,163 @@ export const ERROR_CATALOG = {
     description: 'A header field is outside its range (node or service id, load above 100 %).',
     howToSolve: 'Keep node ids in 1..15, service ids in 0..63 and loads at most 10000 basis points.',
   },
+  // peer agent and migration
+  ERR_PEER_UNREACHABLE: {
+    description:
+      'A peer agent could not be reached over gRPC (connection refused, TLS handshake refused, deadline exceeded or link cut).',
+    howToSolve:
+      "Check the peer's grpcAddress, that its agent runs, and that both nodes hold certificates from the same CA (scripts/generate-certs.ts).",
+  },
+  ERR_PEER_REFUSED: {
+    description: 'A peer agent answered a call with an error that carried no EdgeShift code.',
+    howToSolve: "Read the peer agent's log around the call named in the message.",
+  },
+  ERR_PEER_BAD_MESSAGE: {
+    description:
+      'A gRPC message between peer agents failed validation (a field missing, empty or out of range).',
+    howToSolve: 'Run the same EdgeShift version on both nodes; the message names the field.',
+  },
+  ERR_PEER_UNKNOWN: {
+    description: 'A node id is not among the peers of the agent configuration.',
+    howToSolve: 'Add the node to peers in the PeerAgent configuration, or name a configured node.',
+  },
+  ERR_TLS_FILES_UNREADABLE: {
+    description: 'A TLS certificate, key or CA file of the peer agent could not be read.',
+    howToSolve:
+      'Check the tls paths in the PeerAgent configuration; scripts/generate-certs.ts writes test files.',
+  },
+  ERR_MIGRATION_ILLEGAL_TRANSITION: {
+    description: 'The migration state machine was asked for a transition it does not allow.',
+    howToSolve:
+      "The migration is aborted and the old owner keeps serving; report the 'A -> B' line from the agent log.",
+  },
+  ERR_MIGRATION_TIMEOUT: {
+    description: 'A migration step did not finish within its timeout.',
+    howToSolve:
+      "Before cutover the migration is aborted and the source keeps serving; raise the step's timeout in timeouts if the state is large or the link slow.",
+  },
+  ERR_MIGRATION_CHECKSUM_MISMATCH: {
+    description:
+      'State received by the target does not match the checksum sent by the source (a chunk, a delta, the whole snapshot or the activated state).',
+    howToSolve:
+      'The migration is aborted and the source keeps serving; retry. Repeated mismatches point at a corrupting link or a function host bug.',
+  },
+  ERR_MIGRATION_STALE_EPOCH: {
+    description:
+      'An ownership claim carried an epoch that is not newer than the one in force: the claimant is fenced.',
+    howToSolve:
+      'Another node owns the service at a newer epoch; read it with the status command and migrate from the current owner.',
+  },
+  ERR_MIGRATION_UNKNOWN: {
+    description: 'A call named a migration id the agent does not know (never prepared, or already finished).',
+    howToSolve: 'Start a new migration; late calls of a finished migration are refused on purpose.',
+  },
+  ERR_MIGRATION_BUSY: {
+    description: 'A migration of the service is already in progress on this node.',
+    howToSolve: 'Wait until it commits or aborts (status command), then retry.',
+  },
+  ERR_MIGRATION_NOT_OWNER: {
+    description: 'A migration was asked of a node that does not own the service.',
+    howToSolve:
+      "Send the command to the owner (the status command shows each service's role), or ask for a pull with a target node.",
+  },
+  ERR_MIGRATION_UNKNOWN_SERVICE: {
+    description: 'A service name is not in the PeerAgent services configuration.',
+    howToSolve:
+      'Add the service to services in the PeerAgent configuration, with its serviceId and cutover option.',
+  },
+  // function host and sample application (components/function-host/, components/sample-app/)
+  ERR_FNHOST_BAD_REQUEST: {
+    description:
+      'A function host control request or request datagram has a malformed or out-of-range field (chunkBytes, chunk index, address, id).',
+    howToSolve:
+      'Fix the field named in the message; see components/function-host/function-host-api.ts and request-wire.ts for the formats.',
+  },
+  ERR_FNHOST_BAD_STATE_DATA: {
+    description:
+      'A snapshot chunk or delta given to the function host is malformed (version, kind, truncated record, unknown namespace); nothing of it was applied.',
+    howToSolve:
+      'Send chunks and deltas exactly as readExportChunk and nextDelta returned them; check the transfer for corruption.',
+  },
+  ERR_FNHOST_NO_EXPORT: {
+    description:
+      'readExportChunk or nextDelta was called while no export of the service is in progress (or its snapshot was already released by a delta).',
+    howToSolve: 'Call beginExport first and read every chunk before the first nextDelta.',
+  },
+  ERR_FNHOST_UNKNOWN_SERVICE: {
+    description: 'The function host does not run the named service.',
+    howToSolve:
+      'Check the service name against listFunctions and the function host configuration (services).',
+  },
+  ERR_FNHOST_WRONG_MIGRATION: {
+    description: 'A control request names a migration id other than the one in progress for the service.',
+    howToSolve: 'Use the migration id given to beginExport or beginImport; abort the other migration first.',
+  },
+  ERR_FNHOST_WRONG_ROLE: {
+    description:
+      "A control request is not allowed in the service's current role (for example freeze on a standby, or dropState on the owner).",
+    howToSolve:
+      'Read the role with listFunctions and follow the migration order: export, freeze, handOver, dropState on the source; import, activate on the target.',
+  },
+  ERR_FNHOST_STALE_EPOCH: {
+    description:
+      'An epoch given to activate, handOver or setRoute is not newer than the one the function host already holds for the service.',
+    howToSolve:
+      'Use an epoch above the current one (listFunctions shows it); a stale request comes from a node that lost ownership.',
+  },
+  ERR_FNHOST_NOT_OWNER: {
+    description:
+      'A request reached a node that neither owns the service nor knows where its owner is; it was answered with this error, not processed.',
+    howToSolve:
+      'Route requests to the owner (data plane CLAIM or setRoute); retry the request with the same id.',
+  },
+  ERR_FNHOST_BUFFER_FULL: {
+    description:
+      'A request arrived while the service was frozen or busy and its buffer was at maxBufferedRequests; it was answered with this error, not processed.',
+    howToSolve:
+      'Retry the request with the same id, keep freezes short, or raise maxBufferedRequests in the function host configuration.',
+  },
+  ERR_FNHOST_CHUNK_ORDER: {
+    description: 'importChunk got a chunk index other than the next expected one.',
+    howToSolve: 'Send chunks in order from 0, each once; restart the import with beginImport after a gap.',
+  },
+  ERR_FNHOST_FUNCTION_FAILED: {
+    description:
+      "A function's handler threw while processing a request; the error reply carries its message.",
+    howToSolve: "Read the function's log line for the request id and fix the function or the request body.",
+  },
+  ERR_FNHOST_CALL_TIMEOUT: {
+    description: "A function's call to a downstream service got no reply after every retry.",
+    howToSolve:
+      'Check that the downstream service runs and its route (setRoute or serviceAddresses) is right, or raise callTimeoutMs.',
+  },
+  ERR_FNHOST_FUNCTION_LOAD: {
+    description:
+      'A function module could not be loaded or does not export createFunction returning {name, isStateful, handler}.',
+    howToSolve: "Check the module path or builtin name in the configuration and the module's exports.",
+  },
+  ERR_FNHOST_CLOSED: {
+    description: 'The function host is closing or closed, so the operation was not performed.',
+    howToSolve: 'Do not call the function host after close(); restart the component.',
+  },
+  ERR_APP_BAD_READING: {
+    description:
+      'A sensor reading sent to the sample application is not valid (sensorId, finite value, unit).',
+    howToSolve: 'Send {sensorId: string, value: finite number, unit?: one of C, F, K} as the request body.',
+  },
+  // load generator and benchmarks
+  ERR_LOADGEN_INVALID_OPTION: {
+    description: 'A load generator or benchmark option is missing, not a positive number, or out of range.',
+    howToSolve: 'Fix the option named in the message (rateHz, durationMs, keyCount, target port, repeat ...).',
+  },
+  ERR_BENCH_INVALID_MODULE: {
+    description: 'A scripts/bench/*.bench.ts file does not export `benchmark` with a name and a run function, or its run did not return numeric metrics.',
+    howToSolve: 'Export `const benchmark: Benchmark = { name, description, run }` (scripts/bench/harness.ts) whose run resolves to a Record<string, number>.',
+  },
+  ERR_BENCH_UNKNOWN_NAME: {
+    description: 'A benchmark named on the command line (--only) was not found among the discovered benchmarks.',
+    howToSolve: 'Run without --only to list them, and use a name exactly as printed.',
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

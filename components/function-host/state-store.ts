@@ -1,0 +1,360 @@
+// The key-value state of one service: what a function sees as `ctx.state` (namespace 'app') and the
+// duplicate-detection window (namespace 'dedupe'), so both migrate together. Called by the request
+// server and the control handlers. Invariant: snapshot (taken at a mark, copy-on-write, read one bounded
+// chunk at a time) + every delta since, imported elsewhere, yields an equal checksum.
+import { createHash } from 'node:crypto';
+
+import { EdgeShiftError } from '../common/errors.ts';
+
+export type StateNamespace = 'app' | 'dedupe';
+
+/** What a function sees as `ctx.state`. Values are copied in and out: mutating them changes nothing. */
+export interface KeyValueState {
+  get(key: string): Uint8Array | undefined;
+  getJson<T = unknown>(key: string): T | undefined;
+  put(key: string, value: Uint8Array): void;
+  putJson(key: string, value: unknown): void;
+  delete(key: string): boolean;
+  has(key: string): boolean;
+}
+
+export interface SnapshotExport {
+  readonly chunkCount: number;
+  readonly snapshotBytes: number;
+  /** Checksum of the whole store at the mark: the importer's checksum after the last chunk. */
+  readonly stateChecksum: string;
+  readChunk(index: number): Uint8Array;
+}
+
+export interface DeltaExport {
+  readonly delta: Uint8Array;
+  readonly changedKeys: number;
+  /** Changed keys left for the next delta because this one reached its byte limit. */
+  readonly remainingKeys: number;
+}
+
+const NAMESPACE_PREFIX: Record<StateNamespace, string> = { app: 'a', dedupe: 'd' };
+const FORMAT_VERSION = 1;
+const KIND_SNAPSHOT = 1;
+const KIND_DELTA = 2;
+const OP_PUT = 1;
+const OP_DELETE = 2;
+const HEADER_BYTES = 2;
+// op (1) + key length (4) + value length (4)
+const RECORD_OVERHEAD_BYTES = 9;
+const CHECKSUM_MASK = (1n << 256n) - 1n;
+const textEncoder = new TextEncoder();
+
+/** One entry's contribution to the checksum; the store's checksum is the sum of these mod 2^256. */
+function entryHash(storeKey: string, value: Uint8Array): bigint {
+  const keyBytes = Buffer.from(storeKey, 'utf8');
+  const keyLength = Buffer.alloc(4);
+  keyLength.writeUInt32BE(keyBytes.byteLength);
+  const digest = createHash('sha256').update(keyLength).update(keyBytes).update(value).digest('hex');
+  return BigInt(`0x${digest}`);
+}
+
+function formatChecksum(sum: bigint): string {
+  return `sha256sum:${sum.toString(16).padStart(64, '0')}`;
+}
+
+function badData(message: string): EdgeShiftError {
+  return new EdgeShiftError('ERR_FNHOST_BAD_STATE_DATA', message);
+}
+
+interface ExportSession {
+  readonly keys: readonly string[];
+  /** Index into `keys` where each chunk starts, plus one past the end. */
+  readonly chunkStarts: readonly number[];
+  /** Values (or absence) at the mark of keys modified since: copy-on-write for the snapshot. */
+  readonly preserved: Map<string, Uint8Array | null>;
+}
+
+interface NamespaceTotals {
+  checksum: bigint;
+  keys: number;
+  bytes: number;
+}
+
+export class StateStore {
+  readonly #entries = new Map<string, Uint8Array>();
+  readonly #totals = new Map<string, NamespaceTotals>();
+  #dirty: Set<string> | undefined;
+  #export: ExportSession | undefined;
+
+  namespace(name: StateNamespace): KeyValueState {
+    const prefix = NAMESPACE_PREFIX[name];
+    return {
+      get: (key) => this.#get(prefix + key),
+      getJson: <T>(key: string) => {
+        const value = this.#get(prefix + key);
+        return value === undefined ? undefined : (JSON.parse(Buffer.from(value).toString('utf8')) as T);
+      },
+      put: (key, value) => this.#set(prefix + key, Uint8Array.prototype.slice.call(value)),
+      putJson: (key, value) => this.#set(prefix + key, textEncoder.encode(JSON.stringify(value))),
+      delete: (key) => this.#delete(prefix + key),
+      has: (key) => this.#entries.has(prefix + key),
+    };
+  }
+
+  /** Order-independent SHA-256 sum over (key, value) of every entry, or of one namespace. */
+  checksum(name?: StateNamespace): string {
+    if (name !== undefined) return formatChecksum(this.#totalsOf(NAMESPACE_PREFIX[name]).checksum);
+    let sum = 0n;
+    for (const totals of this.#totals.values()) sum = (sum + totals.checksum) & CHECKSUM_MASK;
+    return formatChecksum(sum);
+  }
+
+  keyCount(name: StateNamespace): number {
+    return this.#totalsOf(NAMESPACE_PREFIX[name]).keys;
+  }
+
+  /** Bytes of keys (UTF-8) and values held in one namespace. */
+  byteCount(name: StateNamespace): number {
+    return this.#totalsOf(NAMESPACE_PREFIX[name]).bytes;
+  }
+
+  get isTracking(): boolean {
+    return this.#dirty !== undefined;
+  }
+
+  /**
+   * Marks now: from here on changed keys are tracked for deltas, and a snapshot of the state at this
+   * instant is readable chunk by chunk while the function keeps writing (copy-on-write).
+   */
+  beginSnapshot(chunkBytes: number): SnapshotExport {
+    if (!Number.isInteger(chunkBytes) || chunkBytes < 64) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_BAD_REQUEST',
+        `chunkBytes must be an integer >= 64, got ${chunkBytes}`,
+      );
+    }
+    this.#dirty = new Set();
+    const keys = [...this.#entries.keys()];
+    const { chunkStarts, snapshotBytes } = this.#planChunks(keys, chunkBytes);
+    const session: ExportSession = { keys, chunkStarts, preserved: new Map() };
+    this.#export = session;
+    return {
+      chunkCount: chunkStarts.length - 1,
+      snapshotBytes,
+      stateChecksum: this.checksum(),
+      readChunk: (index) => this.#readChunk(session, index),
+    };
+  }
+
+  /** Changes since the previous mark (puts carry the current value), then marks again. */
+  takeDelta(maxBytes = Number.POSITIVE_INFINITY): DeltaExport {
+    const dirty = this.#dirty;
+    if (dirty === undefined) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_NO_EXPORT',
+        'no mark was taken: begin a snapshot before taking deltas',
+      );
+    }
+    // The snapshot's copy-on-write values are only needed until the first delta supersedes them.
+    this.#export = undefined;
+    const records: Uint8Array[] = [];
+    let bytes = HEADER_BYTES;
+    let changedKeys = 0;
+    for (const storeKey of dirty) {
+      const value = this.#entries.get(storeKey);
+      const record = encodeRecord(value === undefined ? OP_DELETE : OP_PUT, storeKey, value);
+      if (changedKeys > 0 && bytes + record.byteLength > maxBytes) break;
+      records.push(record);
+      bytes += record.byteLength;
+      changedKeys += 1;
+      dirty.delete(storeKey);
+    }
+    return { delta: joinRecords(KIND_DELTA, records, bytes), changedKeys, remainingKeys: dirty.size };
+  }
+
+  /** Stops tracking changes and releases the snapshot (migration ended, either way). */
+  endTracking(): void {
+    this.#dirty = undefined;
+    this.#export = undefined;
+  }
+
+  clear(): void {
+    this.#entries.clear();
+    this.#totals.clear();
+    this.endTracking();
+  }
+
+  importChunk(chunk: Uint8Array): number {
+    return this.#import(chunk, KIND_SNAPSHOT);
+  }
+
+  importDelta(delta: Uint8Array): number {
+    return this.#import(delta, KIND_DELTA);
+  }
+
+  #totalsOf(prefix: string): NamespaceTotals {
+    let totals = this.#totals.get(prefix);
+    if (totals === undefined) {
+      totals = { checksum: 0n, keys: 0, bytes: 0 };
+      this.#totals.set(prefix, totals);
+    }
+    return totals;
+  }
+
+  #get(storeKey: string): Uint8Array | undefined {
+    const value = this.#entries.get(storeKey);
+    return value === undefined ? undefined : value.slice();
+  }
+
+  #beforeChange(storeKey: string, previous: Uint8Array | undefined): void {
+    this.#dirty?.add(storeKey);
+    const preserved = this.#export?.preserved;
+    if (preserved !== undefined && !preserved.has(storeKey)) preserved.set(storeKey, previous ?? null);
+  }
+
+  #set(storeKey: string, value: Uint8Array): void {
+    const previous = this.#entries.get(storeKey);
+    this.#beforeChange(storeKey, previous);
+    const totals = this.#totalsOf(storeKey.charAt(0));
+    const keyBytes = Buffer.byteLength(storeKey) - 1;
+    if (previous !== undefined) {
+      totals.checksum = (totals.checksum - entryHash(storeKey, previous)) & CHECKSUM_MASK;
+      totals.bytes -= keyBytes + previous.byteLength;
+      totals.keys -= 1;
+    }
+    this.#entries.set(storeKey, value);
+    totals.checksum = (totals.checksum + entryHash(storeKey, value)) & CHECKSUM_MASK;
+    totals.bytes += keyBytes + value.byteLength;
+    totals.keys += 1;
+  }
+
+  #delete(storeKey: string): boolean {
+    const previous = this.#entries.get(storeKey);
+    if (previous === undefined) return false;
+    this.#beforeChange(storeKey, previous);
+    this.#entries.delete(storeKey);
+    const totals = this.#totalsOf(storeKey.charAt(0));
+    totals.checksum = (totals.checksum - entryHash(storeKey, previous)) & CHECKSUM_MASK;
+    totals.bytes -= Buffer.byteLength(storeKey) - 1 + previous.byteLength;
+    totals.keys -= 1;
+    return true;
+  }
+
+  #planChunks(keys: readonly string[], chunkBytes: number): { chunkStarts: number[]; snapshotBytes: number } {
+    const chunkStarts = [0];
+    let snapshotBytes = HEADER_BYTES;
+    let chunkSize = HEADER_BYTES;
+    keys.forEach((storeKey, index) => {
+      const value = this.#entries.get(storeKey);
+      const recordBytes = RECORD_OVERHEAD_BYTES + Buffer.byteLength(storeKey) + (value?.byteLength ?? 0);
+      // A record larger than chunkBytes gets a chunk of its own rather than being split.
+      if (chunkSize > HEADER_BYTES && chunkSize + recordBytes > chunkBytes) {
+        chunkStarts.push(index);
+        chunkSize = HEADER_BYTES;
+        snapshotBytes += HEADER_BYTES;
+      }
+      chunkSize += recordBytes;
+      snapshotBytes += recordBytes;
+    });
+    chunkStarts.push(keys.length);
+    return { chunkStarts, snapshotBytes };
+  }
+
+  #readChunk(session: ExportSession, index: number): Uint8Array {
+    if (this.#export !== session) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_NO_EXPORT',
+        'the snapshot was released (a delta was taken or the export ended)',
+      );
+    }
+    const start = session.chunkStarts[index];
+    const end = session.chunkStarts[index + 1];
+    if (!Number.isInteger(index) || start === undefined || end === undefined) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_BAD_REQUEST',
+        `chunk index ${index} out of range 0..${session.chunkStarts.length - 2}`,
+      );
+    }
+    const records: Uint8Array[] = [];
+    let bytes = HEADER_BYTES;
+    for (let i = start; i < end; i += 1) {
+      const storeKey = session.keys[i] as string;
+      const value = session.preserved.has(storeKey)
+        ? session.preserved.get(storeKey)
+        : this.#entries.get(storeKey);
+      // Keys in the snapshot existed at the mark, so a preserved value is never null here.
+      if (value === undefined || value === null) continue;
+      const record = encodeRecord(OP_PUT, storeKey, value);
+      records.push(record);
+      bytes += record.byteLength;
+    }
+    return joinRecords(KIND_SNAPSHOT, records, bytes);
+  }
+
+  #import(bytes: Uint8Array, expectedKind: number): number {
+    const records = decodeRecords(bytes, expectedKind);
+    for (const record of records) {
+      if (record.value === undefined) this.#delete(record.storeKey);
+      else this.#set(record.storeKey, record.value);
+    }
+    return records.length;
+  }
+}
+
+function encodeRecord(op: number, storeKey: string, value: Uint8Array | undefined): Uint8Array {
+  const keyBytes = Buffer.from(storeKey, 'utf8');
+  const valueBytes = value?.byteLength ?? 0;
+  const record = Buffer.allocUnsafe(RECORD_OVERHEAD_BYTES + keyBytes.byteLength + valueBytes);
+  record.writeUInt8(op, 0);
+  record.writeUInt32BE(keyBytes.byteLength, 1);
+  keyBytes.copy(record, 5);
+  record.writeUInt32BE(valueBytes, 5 + keyBytes.byteLength);
+  if (value !== undefined) record.set(value, RECORD_OVERHEAD_BYTES + keyBytes.byteLength);
+  return record;
+}
+
+function joinRecords(kind: number, records: readonly Uint8Array[], totalBytes: number): Uint8Array {
+  const out = Buffer.allocUnsafe(totalBytes);
+  out.writeUInt8(FORMAT_VERSION, 0);
+  out.writeUInt8(kind, 1);
+  let offset = HEADER_BYTES;
+  for (const record of records) {
+    out.set(record, offset);
+    offset += record.byteLength;
+  }
+  return out;
+}
+
+interface DecodedRecord {
+  readonly storeKey: string;
+  /** undefined: a delete. */
+  readonly value: Uint8Array | undefined;
+}
+
+/** Parses all records before any is applied, so malformed data changes nothing. */
+function decodeRecords(bytes: Uint8Array, expectedKind: number): DecodedRecord[] {
+  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (data.byteLength < HEADER_BYTES) throw badData(`state data of ${data.byteLength} bytes has no header`);
+  if (data.readUInt8(0) !== FORMAT_VERSION) throw badData(`state data format version ${data.readUInt8(0)}`);
+  const kind = data.readUInt8(1);
+  if (kind !== expectedKind) {
+    throw badData(
+      `expected a ${expectedKind === KIND_SNAPSHOT ? 'snapshot chunk' : 'delta'}, got kind ${kind}`,
+    );
+  }
+  const records: DecodedRecord[] = [];
+  let offset = HEADER_BYTES;
+  while (offset < data.byteLength) {
+    if (offset + RECORD_OVERHEAD_BYTES > data.byteLength) throw badData(`truncated record at byte ${offset}`);
+    const op = data.readUInt8(offset);
+    const keyLength = data.readUInt32BE(offset + 1);
+    const keyEnd = offset + 5 + keyLength;
+    if (keyEnd + 4 > data.byteLength) throw badData(`truncated key at byte ${offset}`);
+    const valueLength = data.readUInt32BE(keyEnd);
+    const valueEnd = keyEnd + 4 + valueLength;
+    if (valueEnd > data.byteLength) throw badData(`truncated value at byte ${offset}`);
+    const storeKey = data.toString('utf8', offset + 5, keyEnd);
+    if (!/^[ad]/.test(storeKey)) throw badData(`record key in unknown namespace at byte ${offset}`);
+    if (op === OP_PUT) records.push({ storeKey, value: data.subarray(keyEnd + 4, valueEnd).slice() });
+    else if (op === OP_DELETE && kind === KIND_DELTA) records.push({ storeKey, value: undefined });
+    else throw badData(`record op ${op} not allowed at byte ${offset}`);
+    offset = valueEnd;
+  }
+  return records;
+}
