@@ -226,15 +226,66 @@ export const ERROR_CATALOG = {
   // load generator and benchmarks
   ERR_LOADGEN_INVALID_OPTION: {
     description: 'A load generator or benchmark option is missing, not a positive number, or out of range.',
-    howToSolve: 'Fix the option named in the message (rateHz, durationMs, keyCount, target port, repeat ...).',
+    howToSolve:
+      'Fix the option named in the message (rateHz, durationMs, keyCount, target port, repeat ...).',
   },
   ERR_BENCH_INVALID_MODULE: {
-    description: 'A scripts/bench/*.bench.ts file does not export `benchmark` with a name and a run function, or its run did not return numeric metrics.',
-    howToSolve: 'Export `const benchmark: Benchmark = { name, description, run }` (scripts/bench/harness.ts) whose run resolves to a Record<string, number>.',
+    description:
+      'A scripts/bench/*.bench.ts file does not export `benchmark` with a name and a run function, or its run did not return numeric metrics.',
+    howToSolve:
+      'Export `const benchmark: Benchmark = { name, description, run }` (scripts/bench/harness.ts) whose run resolves to a Record<string, number>.',
   },
   ERR_BENCH_UNKNOWN_NAME: {
-    description: 'A benchmark named on the command line (--only) was not found among the discovered benchmarks.',
+    description:
+      'A benchmark named on the command line (--only) was not found among the discovered benchmarks.',
     howToSolve: 'Run without --only to list them, and use a name exactly as printed.',
+  },
+  // recipes, local node and artifact build
+  ERR_RECIPE_INVALID: {
+    description:
+      'A component recipe is not valid YAML or JSON, or breaks a rule of RecipeFormatVersion 2020-01-25 (field, type, name or version).',
+    howToSolve:
+      'Fix the recipe field named in the message (the path is given, e.g. /Manifests/0/Lifecycle/Run).',
+  },
+  ERR_RECIPE_NO_MANIFEST: {
+    description: 'No manifest of the recipe matches this platform (os and architecture).',
+    howToSolve:
+      'Add a manifest whose Platform matches the os and architecture in the message, or a wildcard one.',
+  },
+  ERR_NODE_DEPENDENCY: {
+    description:
+      'A component depends on a component that is not in the recipe directory, or the dependencies form a cycle.',
+    howToSolve:
+      'Add the missing recipe (or artifacts) to the recipe directory, or break the cycle named in the message.',
+  },
+  ERR_NODE_ARTIFACT_MISSING: {
+    description:
+      'An artifact a recipe lists was not found in the artifact directory at ARTIFACT_DIR/COMPONENT/VERSION/FILE.',
+    howToSolve: 'Run npm run build:artifacts, or put the file at the path in the message.',
+  },
+  ERR_NODE_START_FAILED: {
+    description:
+      'The local node could not start: the nucleus socket, a recipe, an artifact or the configuration merge failed.',
+    howToSolve:
+      'Read the cause in the message; check --recipe-dir, --artifact-dir, --root and that --merge is a JSON object keyed by component name.',
+  },
+  ERR_BUILD_FAILED: {
+    description: 'Bundling a component or writing its artifacts failed.',
+    howToSolve:
+      'Read the esbuild or file-system error in the message and fix the entry file or the output directory.',
+  },
+  // cloud deployment (scripts/cloud/)
+  ERR_DEPLOYMENT_BAD_RECIPE: {
+    description: 'A recipe given to the cloud deployment has no ComponentName or ComponentVersion.',
+    howToSolve: 'Build the artifacts (npm run build:artifacts) and deploy the recipes it writes.',
+  },
+  ERR_DEPLOYMENT_FAILED: {
+    description: 'The core device reported a deployment as failed, or there was nothing to revise.',
+    howToSolve: 'Read the reason in the message; a rejected configuration leaves the previous one in force.',
+  },
+  ERR_DEPLOYMENT_TIMEOUT: {
+    description: 'The core device did not finish a deployment in time.',
+    howToSolve: 'Check that the device is online (its nucleus connected), then wait or raise --timeout-ms.',
   },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
