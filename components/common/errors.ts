@@ -287,6 +287,50 @@ export const ERROR_CATALOG = {
     description: 'The core device did not finish a deployment in time.',
     howToSolve: 'Check that the device is online (its nucleus connected), then wait or raise --timeout-ms.',
   },
+  // local nucleus (scripts/local-nucleus/)
+  ERR_NUCLEUS_OPTIONS_INVALID: {
+    description: 'The local nucleus was given an invalid option or component registration.',
+    howToSolve:
+      'Fix the option named in the message (socketPath, thingName, configurationValidationTimeoutMs, or the registration name, version and configuration).',
+  },
+  ERR_NUCLEUS_UNKNOWN_COMPONENT: {
+    description: 'The local nucleus was asked about a component that is not registered.',
+    howToSolve: 'Call registerComponent for the component before reading its configuration or state.',
+  },
+  ERR_NUCLEUS_FRAME_INVALID: {
+    description:
+      'A client sent the local nucleus a malformed eventstream frame (bad CRC, bad length or bad header); that connection was closed.',
+    howToSolve:
+      'Connect with the Greengrass IPC client of aws-iot-device-sdk-v2; a raw client must frame messages as eventstream RPC.',
+  },
+  ERR_NUCLEUS_FRAME_TOO_LARGE: {
+    description:
+      'A client announced an eventstream frame larger than the local nucleus accepts (16 MiB by default); that connection was closed.',
+    howToSolve:
+      'Send smaller messages (Greengrass caps IPC messages the same way) or raise maxFrameBytes in a test.',
+  },
+  ERR_NUCLEUS_MQTT_BRIDGE: {
+    description: 'The local nucleus could not reach or use the MQTT broker that stands in for AWS IoT Core.',
+    howToSolve:
+      'Check mqttBrokerUrl and that the broker is running; the message carries the error from the broker.',
+  },
+  // node monitor (components/node-monitor/)
+  ERR_MONITOR_SOURCE_UNREADABLE: {
+    description:
+      'The node monitor could not read a file of its load source (/proc/stat, /proc/meminfo or a cgroup v2 interface file).',
+    howToSolve:
+      'Check source in the NodeMonitor configuration: for kind cgroup, path must be a cgroup v2 directory holding cpu.stat and memory.current; the message names the file.',
+  },
+  ERR_MONITOR_SOURCE_MALFORMED: {
+    description:
+      "A file of the node monitor's load source does not have the expected format (a counter missing or not a number).",
+    howToSolve:
+      'Point the source at the right file or directory (cgroup v2, not v1); the message names the file and the field.',
+  },
+  ERR_MONITOR_CLOSED: {
+    description: 'The node monitor was asked to start or reconfigure after close(), or to start twice.',
+    howToSolve: 'Create a new NodeMonitor; close() is final.',
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;

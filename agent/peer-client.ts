@@ -1,0 +1,195 @@
+// The agent's gRPC client to one peer: a promise per unary call, and a state stream that honours
+// backpressure (after write() returns false nothing more is written until 'drain'). Every response is
+// parsed by peer-proto.ts before it is returned; failures become EdgeShiftErrors with the peer's code.
+// Called by the source side of a migration (migration/source-migration.ts) and by the agent itself.
+import * as grpc from '@grpc/grpc-js';
+
+import {
+  fromServiceError,
+  MAX_PEER_MESSAGE_BYTES,
+  parsePeerMessage,
+  PEER_SERVICE_NAME,
+  peerServiceDefinition,
+  type AbortRequestMessage,
+  type AbortResponseMessage,
+  type ActivateRequestMessage,
+  type ActivateResponseMessage,
+  type CommitResponseMessage,
+  type CutoverRequestMessage,
+  type CutoverResponseMessage,
+  type DeltaRequestMessage,
+  type DeltaResponseMessage,
+  type MigrationOrderMessage,
+  type MigrationOrderResponseMessage,
+  type MigrationRefMessage,
+  type PrepareRequestMessage,
+  type PrepareResponseMessage,
+  type StateChunkMessage,
+  type StatusResponseMessage,
+  type TransferSummaryMessage,
+} from './peer-proto.ts';
+import { createPeerChannelCredentials, peerChannelOptions, type TlsMaterial } from './peer-tls.ts';
+
+export interface PeerClientOptions {
+  readonly peerNodeId: string;
+  /** host:port of the peer agent's gRPC server. */
+  readonly grpcAddress: string;
+  readonly tls: TlsMaterial;
+  /** Extra channel options (tests shorten reconnect backoff). */
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
+/** A client-streaming call carrying the snapshot; write() waits for 'drain' when the stream is full. */
+export interface StateStream {
+  write(chunk: StateChunkMessage): Promise<void>;
+  /** Half-closes the stream and waits for the target's summary. */
+  finish(): Promise<TransferSummaryMessage>;
+  cancel(): void;
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+function methodOf(name: string): grpc.MethodDefinition<object, unknown> {
+  const method = peerServiceDefinition[name];
+  if (method === undefined) throw new Error(`${PEER_SERVICE_NAME} has no method ${name}`);
+  return method as grpc.MethodDefinition<object, unknown>;
+}
+
+export class PeerClient {
+  readonly peerNodeId: string;
+  private readonly client: grpc.Client;
+
+  constructor(options: PeerClientOptions) {
+    this.peerNodeId = options.peerNodeId;
+    this.client = new grpc.Client(options.grpcAddress, createPeerChannelCredentials(options.tls), {
+      ...peerChannelOptions(options.peerNodeId),
+      'grpc.max_send_message_length': MAX_PEER_MESSAGE_BYTES,
+      'grpc.max_receive_message_length': MAX_PEER_MESSAGE_BYTES,
+      ...options.channelOptions,
+    });
+  }
+
+  prepare(request: PrepareRequestMessage, timeoutMs: number): Promise<PrepareResponseMessage> {
+    return this.unary('Prepare', request, parsePeerMessage.PrepareResponse, timeoutMs);
+  }
+
+  applyDelta(request: DeltaRequestMessage, timeoutMs: number): Promise<DeltaResponseMessage> {
+    return this.unary('ApplyDelta', request, parsePeerMessage.DeltaResponse, timeoutMs);
+  }
+
+  activate(request: ActivateRequestMessage, timeoutMs: number): Promise<ActivateResponseMessage> {
+    return this.unary('Activate', request, parsePeerMessage.ActivateResponse, timeoutMs);
+  }
+
+  cutover(request: CutoverRequestMessage, timeoutMs: number): Promise<CutoverResponseMessage> {
+    return this.unary('Cutover', request, parsePeerMessage.CutoverResponse, timeoutMs);
+  }
+
+  commit(request: MigrationRefMessage, timeoutMs: number): Promise<CommitResponseMessage> {
+    return this.unary('CommitMigration', request, parsePeerMessage.CommitResponse, timeoutMs);
+  }
+
+  abort(request: AbortRequestMessage, timeoutMs: number): Promise<AbortResponseMessage> {
+    return this.unary('AbortMigration', request, parsePeerMessage.AbortResponse, timeoutMs);
+  }
+
+  getStatus(timeoutMs: number): Promise<StatusResponseMessage> {
+    return this.unary('GetStatus', {}, parsePeerMessage.StatusResponse, timeoutMs);
+  }
+
+  requestMigration(
+    request: MigrationOrderMessage,
+    timeoutMs: number,
+  ): Promise<MigrationOrderResponseMessage> {
+    return this.unary('RequestMigration', request, parsePeerMessage.MigrationOrderResponse, timeoutMs);
+  }
+
+  openStateStream(timeoutMs: number): StateStream {
+    const method = methodOf('TransferState');
+    let settle:
+      { resolve: (value: TransferSummaryMessage) => void; reject: (err: Error) => void } | undefined;
+    const summary = new Promise<TransferSummaryMessage>((resolve, reject) => {
+      settle = { resolve, reject };
+    });
+    // A rejection before finish() is awaited must not be reported as unhandled; write() sees it too.
+    summary.catch(() => undefined);
+    const call = this.client.makeClientStreamRequest<object, unknown>(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      new grpc.Metadata(),
+      { deadline: Date.now() + timeoutMs },
+      (err, value) => {
+        if (err) return settle?.reject(fromServiceError(err, 'TransferState', this.peerNodeId));
+        try {
+          settle?.resolve(parsePeerMessage.TransferSummary(value));
+        } catch (parseError) {
+          settle?.reject(toError(parseError));
+        }
+      },
+    );
+    call.on('error', () => undefined); // reported through the callback above
+    const waitForDrain = (): Promise<void> =>
+      new Promise<void>((resolve, reject) => {
+        const onDrain = (): void => {
+          resolve();
+        };
+        call.once('drain', onDrain);
+        summary.then(
+          () => call.off('drain', onDrain),
+          (err: unknown) => {
+            call.off('drain', onDrain);
+            reject(toError(err));
+          },
+        );
+      });
+    let isFailed = false;
+    summary.catch(() => {
+      isFailed = true;
+    });
+    return {
+      write: async (chunk) => {
+        if (isFailed) return summary.then(() => undefined);
+        if (!call.write(chunk)) await waitForDrain();
+      },
+      finish: () => {
+        call.end();
+        return summary;
+      },
+      cancel: () => call.cancel(),
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private unary<Response>(
+    name: string,
+    request: object,
+    parse: (value: unknown) => Response,
+    timeoutMs: number,
+  ): Promise<Response> {
+    const method = methodOf(name);
+    return new Promise<Response>((resolve, reject) => {
+      this.client.makeUnaryRequest<object, unknown>(
+        method.path,
+        method.requestSerialize,
+        method.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        { deadline: Date.now() + timeoutMs },
+        (err, value) => {
+          if (err) return reject(fromServiceError(err, name, this.peerNodeId));
+          try {
+            resolve(parse(value));
+          } catch (parseError) {
+            reject(toError(parseError));
+          }
+        },
+      );
+    });
+  }
+}

@@ -1,0 +1,187 @@
+// The agent's gRPC server: serves the PeerAgent service over mutual TLS, checks that the caller's
+// certificate names a configured peer, parses every request once (peer-proto.ts) and hands typed
+// values to the handlers (the target side in migration/target-migrations.ts, and the agent for
+// status and pull requests). Errors leave as gRPC status codes carrying the EdgeShift code.
+import * as grpc from '@grpc/grpc-js';
+
+import { EdgeShiftError } from '../components/common/errors.ts';
+import { createLogger } from '../components/common/logger.ts';
+import {
+  MAX_PEER_MESSAGE_BYTES,
+  parsePeerMessage,
+  peerServiceDefinition,
+  toServiceError,
+  type AbortRequestMessage,
+  type AbortResponseMessage,
+  type ActivateRequestMessage,
+  type ActivateResponseMessage,
+  type CommitResponseMessage,
+  type CutoverRequestMessage,
+  type CutoverResponseMessage,
+  type DeltaRequestMessage,
+  type DeltaResponseMessage,
+  type MigrationOrderMessage,
+  type MigrationOrderResponseMessage,
+  type MigrationRefMessage,
+  type PrepareRequestMessage,
+  type PrepareResponseMessage,
+  type StateChunkMessage,
+  type StatusResponseMessage,
+  type TransferSummaryMessage,
+} from './peer-proto.ts';
+import { createPeerServerCredentials, type TlsMaterial } from './peer-tls.ts';
+
+const log = createLogger('agent:peer-server');
+
+/** Who called: the node id in the client certificate's common name. */
+export interface PeerCaller {
+  readonly nodeId: string;
+}
+
+export interface PeerHandlers {
+  prepare(request: PrepareRequestMessage, caller: PeerCaller): Promise<PrepareResponseMessage>;
+  transferState(
+    chunks: AsyncIterable<StateChunkMessage>,
+    caller: PeerCaller,
+  ): Promise<TransferSummaryMessage>;
+  applyDelta(request: DeltaRequestMessage, caller: PeerCaller): Promise<DeltaResponseMessage>;
+  activate(request: ActivateRequestMessage, caller: PeerCaller): Promise<ActivateResponseMessage>;
+  cutover(request: CutoverRequestMessage, caller: PeerCaller): Promise<CutoverResponseMessage>;
+  commit(request: MigrationRefMessage, caller: PeerCaller): Promise<CommitResponseMessage>;
+  abort(request: AbortRequestMessage, caller: PeerCaller): Promise<AbortResponseMessage>;
+  getStatus(caller: PeerCaller): Promise<StatusResponseMessage>;
+  requestMigration(
+    request: MigrationOrderMessage,
+    caller: PeerCaller,
+  ): Promise<MigrationOrderResponseMessage>;
+}
+
+export interface PeerServerOptions {
+  /** host:port to listen on; port 0 picks a free one. */
+  readonly listenAddress: string;
+  readonly tls: TlsMaterial;
+  readonly handlers: PeerHandlers;
+  /** Node ids allowed to call (certificate common names); every call from another is refused. */
+  readonly allowedPeerNodeIds: readonly string[];
+}
+
+export interface PeerServer {
+  readonly port: number;
+  /** Stops accepting calls and lets running calls finish. */
+  close(): Promise<void>;
+  /** Stops now, cancelling running calls (also how tests make a node die). */
+  destroy(): void;
+}
+
+type AnyServerCall = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerReadableStream<unknown, unknown>;
+
+function identifyCaller(call: AnyServerCall, allowed: ReadonlySet<string>): PeerCaller {
+  const commonName: unknown = call.getAuthContext()?.sslPeerCertificate?.subject?.CN;
+  const nodeId: unknown = Array.isArray(commonName) ? (commonName as unknown[])[0] : commonName;
+  if (typeof nodeId !== 'string' || !allowed.has(nodeId)) {
+    throw new EdgeShiftError(
+      'ERR_PEER_UNKNOWN',
+      `caller certificate names '${String(nodeId)}', not a configured peer`,
+      {
+        context: { caller: String(nodeId) },
+      },
+    );
+  }
+  return { nodeId };
+}
+
+function unaryHandler<Request, Response>(
+  method: string,
+  parse: (value: unknown) => Request,
+  allowed: ReadonlySet<string>,
+  handle: (request: Request, caller: PeerCaller) => Promise<Response>,
+): grpc.handleUnaryCall<unknown, Response> {
+  return (call, callback) => {
+    const run = async (): Promise<Response> => handle(parse(call.request), identifyCaller(call, allowed));
+    run().then(
+      (response) => callback(null, response),
+      (err: unknown) => {
+        log.warn('call refused', { method, err });
+        callback(toServiceError(err));
+      },
+    );
+  };
+}
+
+async function* parsedChunks(
+  call: grpc.ServerReadableStream<unknown, unknown>,
+): AsyncGenerator<StateChunkMessage> {
+  // Async iteration pulls one message at a time, so HTTP/2 flow control holds the sender back
+  // while a chunk is being imported: memory stays bounded whatever the state size.
+  for await (const raw of call as AsyncIterable<unknown>) yield parsePeerMessage.StateChunk(raw);
+}
+
+function buildImplementation(
+  handlers: PeerHandlers,
+  allowed: ReadonlySet<string>,
+): grpc.UntypedServiceImplementation {
+  const transferState: grpc.handleClientStreamingCall<unknown, TransferSummaryMessage> = (call, callback) => {
+    const run = async (): Promise<TransferSummaryMessage> =>
+      handlers.transferState(parsedChunks(call), identifyCaller(call, allowed));
+    run().then(
+      (summary) => callback(null, summary),
+      (err: unknown) => {
+        log.warn('state transfer refused', { err });
+        callback(toServiceError(err));
+      },
+    );
+  };
+  return {
+    Prepare: unaryHandler('Prepare', parsePeerMessage.PrepareRequest, allowed, (r, c) =>
+      handlers.prepare(r, c),
+    ),
+    TransferState: transferState,
+    ApplyDelta: unaryHandler('ApplyDelta', parsePeerMessage.DeltaRequest, allowed, (r, c) =>
+      handlers.applyDelta(r, c),
+    ),
+    Activate: unaryHandler('Activate', parsePeerMessage.ActivateRequest, allowed, (r, c) =>
+      handlers.activate(r, c),
+    ),
+    Cutover: unaryHandler('Cutover', parsePeerMessage.CutoverRequest, allowed, (r, c) =>
+      handlers.cutover(r, c),
+    ),
+    CommitMigration: unaryHandler('CommitMigration', parsePeerMessage.MigrationRef, allowed, (r, c) =>
+      handlers.commit(r, c),
+    ),
+    AbortMigration: unaryHandler('AbortMigration', parsePeerMessage.AbortRequest, allowed, (r, c) =>
+      handlers.abort(r, c),
+    ),
+    GetStatus: unaryHandler('GetStatus', parsePeerMessage.StatusRequest, allowed, (_r, c) =>
+      handlers.getStatus(c),
+    ),
+    RequestMigration: unaryHandler('RequestMigration', parsePeerMessage.MigrationOrder, allowed, (r, c) =>
+      handlers.requestMigration(r, c),
+    ),
+  };
+}
+
+export async function startPeerServer(options: PeerServerOptions): Promise<PeerServer> {
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': MAX_PEER_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_PEER_MESSAGE_BYTES,
+  });
+  server.addService(
+    peerServiceDefinition,
+    buildImplementation(options.handlers, new Set(options.allowedPeerNodeIds)),
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(options.listenAddress, createPeerServerCredentials(options.tls), (err, boundPort) =>
+      err ? reject(err) : resolve(boundPort),
+    );
+  });
+  log.info('listening', { listenAddress: options.listenAddress, port });
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    close: () => {
+      closing ??= new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      return closing;
+    },
+    destroy: () => server.forceShutdown(),
+  };
+}
