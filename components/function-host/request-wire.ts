@@ -27,14 +27,16 @@ export interface FunctionReply {
 
 export const MAX_DATAGRAM_BYTES = 65_507;
 
-export type Parsed<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
+export type Parsed<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function parseJson(bytes: Uint8Array): Parsed<Record<string, unknown>> {
-  if (bytes.byteLength > MAX_DATAGRAM_BYTES) return { ok: false, reason: `datagram of ${bytes.byteLength} bytes` };
+  if (bytes.byteLength > MAX_DATAGRAM_BYTES)
+    return { ok: false, reason: `datagram of ${bytes.byteLength} bytes` };
   let value: unknown;
   try {
     value = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
@@ -57,14 +59,22 @@ function parseReplyTo(value: unknown): Parsed<FunctionRequest['replyTo']> {
 
 export function parseRequest(bytes: Uint8Array): Parsed<FunctionRequest> {
   const json = parseJson(bytes);
-  if (!json.ok) return json;
-  const { id, service, key, body } = json.value;
-  if (typeof id !== 'string' || id.length === 0) return { ok: false, reason: 'id must be a non-empty string' };
-  if (typeof service !== 'string' || service.length === 0) return { ok: false, reason: 'service must be a non-empty string' };
+  return json.ok ? requestFromRecord(json.value) : json;
+}
+
+function requestFromRecord(value: Record<string, unknown>): Parsed<FunctionRequest> {
+  const { id, service, key, body } = value;
+  if (typeof id !== 'string' || id.length === 0)
+    return { ok: false, reason: 'id must be a non-empty string' };
+  if (typeof service !== 'string' || service.length === 0)
+    return { ok: false, reason: 'service must be a non-empty string' };
   if (typeof key !== 'string') return { ok: false, reason: 'key must be a string' };
-  const replyTo = parseReplyTo(json.value.replyTo);
+  const replyTo = parseReplyTo(value.replyTo);
   if (!replyTo.ok) return replyTo;
-  return { ok: true, value: { id, service, key, body, ...(replyTo.value ? { replyTo: replyTo.value } : {}) } };
+  return {
+    ok: true,
+    value: { id, service, key, body, ...(replyTo.value ? { replyTo: replyTo.value } : {}) },
+  };
 }
 
 export function parseReply(bytes: Uint8Array): Parsed<FunctionReply> {
@@ -75,15 +85,56 @@ export function parseReply(bytes: Uint8Array): Parsed<FunctionReply> {
   if (typeof ok !== 'boolean') return { ok: false, reason: 'ok must be a boolean' };
   if (typeof node !== 'string') return { ok: false, reason: 'node must be a string' };
   if (typeof epoch !== 'number') return { ok: false, reason: 'epoch must be a number' };
-  if (error !== undefined && (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string')) {
+  if (
+    error !== undefined &&
+    (!isRecord(error) || typeof error.code !== 'string' || typeof error.message !== 'string')
+  ) {
     return { ok: false, reason: 'error must be {code, message}' };
   }
   return {
     ok: true,
-    value: { id, ok, body, node, epoch, ...(error ? { error: { code: error.code as string, message: error.message as string } } : {}) },
+    value: {
+      id,
+      ok,
+      body,
+      node,
+      epoch,
+      ...(error ? { error: { code: error.code as string, message: error.message as string } } : {}),
+    },
   };
 }
 
-export function encodeMessage(message: FunctionRequest | FunctionReply): Buffer {
+/**
+ * Sent by the old owner to the new owner's service port after the last request it buffered during the
+ * freeze has been forwarded: the new owner holds direct arrivals until then, so per-key order survives
+ * the cutover.
+ */
+export interface HandOverMarker {
+  readonly handOverComplete: { readonly service: string; readonly epoch: number };
+}
+
+export type Datagram =
+  | { readonly kind: 'request'; readonly request: FunctionRequest }
+  | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number };
+
+/** What a service port receives: a request, or the old owner's hand-over marker. */
+export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
+  const json = parseJson(bytes);
+  if (!json.ok) return json;
+  const marker = json.value.handOverComplete;
+  if (marker === undefined) {
+    const request = requestFromRecord(json.value);
+    return request.ok ? { ok: true, value: { kind: 'request', request: request.value } } : request;
+  }
+  if (!isRecord(marker) || typeof marker.service !== 'string' || !Number.isInteger(marker.epoch)) {
+    return { ok: false, reason: 'handOverComplete must be {service: string, epoch: integer}' };
+  }
+  return {
+    ok: true,
+    value: { kind: 'handOverComplete', service: marker.service, epoch: marker.epoch as number },
+  };
+}
+
+export function encodeMessage(message: FunctionRequest | FunctionReply | HandOverMarker): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }

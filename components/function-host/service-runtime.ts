@@ -1,0 +1,387 @@
+// One service on one node: its role in a migration (FunctionRole), its epoch, its state, and the
+// request pipeline: duplicate detection, per-key FIFO queues, the freeze buffer, forwarding to a new
+// owner. Driven by the request server (arrivals) and the control handlers (role changes).
+// Invariants: a request id is processed at most once; requests with one key run one at a time in
+// arrival order; only the owner processes, and a node that gave up the epoch never does again.
+import { EdgeShiftError, type ErrorCode } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { DedupeWindow } from './dedupe-window.ts';
+import type { FunctionHostResponses, FunctionRole, UdpAddress } from './function-host-api.ts';
+import type { FunctionContext, FunctionDefinition } from './function-loader.ts';
+import { encodeMessage, type FunctionReply, type FunctionRequest } from './request-wire.ts';
+import { StateStore } from './state-store.ts';
+
+export interface ServiceRuntimeOptions {
+  readonly serviceId: number;
+  readonly definition: FunctionDefinition;
+  readonly nodeName: string;
+  readonly role: FunctionRole;
+  readonly epoch: number;
+  readonly maxBufferedRequests: number;
+  readonly dedupeEntriesPerKey: number;
+  /** How long a new owner holds direct arrivals waiting for the old owner's hand-over marker. */
+  readonly handOverHoldMs: number;
+  /** Sends from this service's UDP port. */
+  readonly send: (bytes: Uint8Array, to: UdpAddress) => void;
+  /** Calls a downstream service (DownstreamClient.call). */
+  readonly call: (service: string, id: string, key: string, body: unknown) => Promise<unknown>;
+  /** The other node that owns this service by the route table, if any. */
+  readonly routedOwner: () => UdpAddress | undefined;
+  readonly logger: Logger;
+}
+
+export type FunctionSummaryWithCounters = FunctionHostResponses['listFunctions'][number] & {
+  readonly appStateChecksum: string;
+  readonly duplicateRequests: number;
+  readonly forwardedRequests: number;
+  readonly rejectedRequests: number;
+};
+
+interface QueuedRequest {
+  readonly request: FunctionRequest;
+  readonly replyTo: UdpAddress;
+  /** Arrival order across keys, so a hand-over forwards in the order requests came. */
+  readonly sequence: number;
+}
+
+function errorCodeOf(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_FNHOST_FUNCTION_FAILED';
+}
+
+export class ServiceRuntime {
+  readonly name: string;
+  readonly serviceId: number;
+  readonly isStateful: boolean;
+  readonly store = new StateStore();
+  readonly #options: ServiceRuntimeOptions;
+  readonly #dedupe: DedupeWindow;
+  #role: FunctionRole;
+  #epoch: number;
+  #forwardTo: UdpAddress | undefined;
+  readonly #queues = new Map<string, QueuedRequest[]>();
+  readonly #activeKeys = new Set<string>();
+  readonly #pendingIds = new Set<string>();
+  #queuedCount = 0;
+  #nextSequence = 0;
+  #held: QueuedRequest[] | undefined;
+  #holdTimer: NodeJS.Timeout | undefined;
+  #idleWaiters: (() => void)[] = [];
+  #processed = 0;
+  #duplicates = 0;
+  #forwarded = 0;
+  #rejected = 0;
+
+  constructor(options: ServiceRuntimeOptions) {
+    this.#options = options;
+    this.name = options.definition.name;
+    this.serviceId = options.serviceId;
+    this.isStateful = options.definition.isStateful;
+    this.#role = options.role;
+    this.#epoch = options.epoch;
+    this.#dedupe = new DedupeWindow(this.store.namespace('dedupe'), options.dedupeEntriesPerKey);
+    if (options.role === 'owner') options.definition.initialize?.(this.store.namespace('app'));
+  }
+
+  get role(): FunctionRole {
+    return this.#role;
+  }
+
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  summary(): FunctionSummaryWithCounters {
+    return {
+      service: this.name,
+      serviceId: this.serviceId,
+      isStateful: this.isStateful,
+      role: this.#role,
+      epoch: this.#epoch,
+      stateKeys: this.store.keyCount('app'),
+      stateBytes: this.store.byteCount('app') + this.store.byteCount('dedupe'),
+      processedRequests: this.#processed,
+      bufferedRequests: this.#queuedCount,
+      appStateChecksum: this.store.checksum('app'),
+      duplicateRequests: this.#duplicates,
+      forwardedRequests: this.#forwarded,
+      rejectedRequests: this.#rejected,
+    };
+  }
+
+  /** A request datagram for this service; `sender` answers unless the request names replyTo. */
+  arrive(request: FunctionRequest, sender: UdpAddress): void {
+    const replyTo = request.replyTo ?? sender;
+    if (this.#role === 'owner' || this.#role === 'frozen') {
+      this.#accept(request, replyTo);
+      return;
+    }
+    const target = this.#forwardTo ?? this.#options.routedOwner();
+    if (target !== undefined) {
+      this.#forward(request, replyTo, target);
+      return;
+    }
+    this.#replyError(
+      request,
+      replyTo,
+      'ERR_FNHOST_NOT_OWNER',
+      `${this.#options.nodeName} does not own ${this.name} (role ${this.#role}) and knows no owner`,
+    );
+  }
+
+  /** Stops starting requests; resolves once those in progress have finished, with the buffer size. */
+  async freeze(): Promise<number> {
+    this.#transition(['owner'], 'frozen');
+    await this.#whenIdle();
+    return this.#queuedCount;
+  }
+
+  /** Back to owner after an aborted migration: every buffered request is processed, in order. */
+  resume(): number {
+    const buffered = this.#queuedCount;
+    if (this.#role === 'frozen') this.#transition(['frozen'], 'owner');
+    else this.#requireRole(['owner'], 'resume');
+    this.store.endTracking();
+    for (const key of [...this.#queues.keys()]) this.#pump(key);
+    return buffered;
+  }
+
+  /**
+   * Gives up the service at `epoch` to `newOwner`: every buffered request is forwarded there in arrival
+   * order (the client's address as replyTo), then the hand-over marker; later arrivals are forwarded too.
+   */
+  async handOver(epoch: number, newOwner: UdpAddress): Promise<number> {
+    if (this.#role === 'forwarding' && epoch === this.#epoch) return 0;
+    this.#requireRole(['owner', 'frozen'], 'handOver');
+    this.#requireNewerEpoch(epoch, 'handOver');
+    if (this.#role === 'owner') await this.freeze();
+    this.#transition(['frozen'], 'forwarding');
+    this.#epoch = epoch;
+    this.#forwardTo = newOwner;
+    const items = this.#takeAllQueued();
+    for (const item of items) this.#forward(item.request, item.replyTo, newOwner);
+    const marker = encodeMessage({ handOverComplete: { service: this.name, epoch } });
+    // Sent twice: a lost marker costs the new owner its hold timeout, a duplicate costs nothing.
+    this.#options.send(marker, newOwner);
+    this.#options.send(marker, newOwner);
+    this.store.endTracking();
+    return items.length;
+  }
+
+  /** Fencing: a route to another owner at a newer epoch ends this node's ownership. */
+  async fence(epoch: number, owner: UdpAddress): Promise<void> {
+    if (epoch <= this.#epoch) return;
+    if (this.#role === 'owner' || this.#role === 'frozen') {
+      this.#options.logger.warn('fenced by a newer route', { service: this.name, epoch, owner });
+      await this.handOver(epoch, owner);
+      return;
+    }
+    this.#epoch = epoch;
+    this.#forwardTo = owner;
+  }
+
+  beginImport(): void {
+    this.#transition(['standby', 'forwarding', 'importing'], 'importing');
+    this.store.clear();
+  }
+
+  /** The imported state becomes the owner at `epoch`; direct arrivals wait for the hand-over marker. */
+  activate(epoch: number): void {
+    this.#requireRole(['importing'], 'activate');
+    this.#requireNewerEpoch(epoch, 'activate');
+    this.#transition(['importing'], 'owner');
+    this.#epoch = epoch;
+    this.#forwardTo = undefined;
+    this.store.endTracking();
+    if (this.#options.handOverHoldMs <= 0) return;
+    this.#held = [];
+    this.#holdTimer = setTimeout(() => {
+      this.#options.logger.warn('no hand-over marker; releasing held requests', {
+        service: this.name,
+        epoch,
+      });
+      this.#releaseHold();
+    }, this.#options.handOverHoldMs);
+  }
+
+  /** The old owner's marker: everything it buffered has been forwarded, so direct arrivals may run. */
+  handOverComplete(epoch: number): void {
+    if (epoch === this.#epoch && this.#held !== undefined) this.#releaseHold();
+  }
+
+  dropState(): void {
+    this.#requireRole(['forwarding', 'importing', 'standby'], 'dropState');
+    this.store.clear();
+    if (this.#role === 'importing') this.#transition(['importing'], 'standby');
+  }
+
+  /** Ends the service: held requests are released to nobody; timers stop. */
+  close(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+  }
+
+  #transition(from: readonly FunctionRole[], to: FunctionRole): void {
+    this.#requireRole(from, `${this.#role} -> ${to}`);
+    this.#options.logger.info(`${this.#role} -> ${to}`, { service: this.name, epoch: this.#epoch });
+    this.#role = to;
+  }
+
+  #requireRole(allowed: readonly FunctionRole[], what: string): void {
+    if (allowed.includes(this.#role)) return;
+    throw new EdgeShiftError(
+      'ERR_FNHOST_WRONG_ROLE',
+      `${what} is not allowed for ${this.name} in role ${this.#role} (allowed in: ${allowed.join(', ')})`,
+      { context: { service: this.name, role: this.#role } },
+    );
+  }
+
+  #requireNewerEpoch(epoch: number, what: string): void {
+    if (Number.isInteger(epoch) && epoch > this.#epoch) return;
+    throw new EdgeShiftError(
+      'ERR_FNHOST_STALE_EPOCH',
+      `${what} for ${this.name} at epoch ${epoch}, but this node already holds epoch ${this.#epoch}`,
+      { context: { service: this.name, epoch, currentEpoch: this.#epoch } },
+    );
+  }
+
+  #accept(request: FunctionRequest, replyTo: UdpAddress): void {
+    const original = this.#dedupe.find(request.key, request.id);
+    if (original !== undefined) {
+      this.#duplicates += 1;
+      this.#options.send(original, replyTo);
+      return;
+    }
+    // Queued or running: its one reply will go out when it finishes.
+    if (this.#pendingIds.has(request.id)) {
+      this.#duplicates += 1;
+      return;
+    }
+    if (this.#queuedCount >= this.#options.maxBufferedRequests) {
+      this.#rejected += 1;
+      this.#replyError(
+        request,
+        replyTo,
+        'ERR_FNHOST_BUFFER_FULL',
+        `${this.name} has ${this.#queuedCount} requests buffered (maxBufferedRequests)`,
+      );
+      return;
+    }
+    const item: QueuedRequest = { request, replyTo, sequence: this.#nextSequence++ };
+    this.#pendingIds.add(request.id);
+    this.#queuedCount += 1;
+    // Forwarded requests (replyTo set) are older than any direct arrival, so only direct ones are held.
+    if (this.#held !== undefined && request.replyTo === undefined) {
+      this.#held.push(item);
+      return;
+    }
+    this.#enqueue(item);
+  }
+
+  #enqueue(item: QueuedRequest): void {
+    const key = item.request.key;
+    const queue = this.#queues.get(key);
+    if (queue === undefined) this.#queues.set(key, [item]);
+    else queue.push(item);
+    this.#pump(key);
+  }
+
+  #releaseHold(): void {
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const item of held) this.#enqueue(item);
+  }
+
+  #pump(key: string): void {
+    if (this.#role !== 'owner' || this.#activeKeys.has(key)) return;
+    const queue = this.#queues.get(key);
+    const item = queue?.shift();
+    if (queue === undefined || item === undefined) return;
+    if (queue.length === 0) this.#queues.delete(key);
+    this.#queuedCount -= 1;
+    this.#activeKeys.add(key);
+    void this.#process(item).finally(() => {
+      this.#activeKeys.delete(key);
+      this.#pendingIds.delete(item.request.id);
+      if (this.#activeKeys.size === 0) this.#notifyIdle();
+      this.#pump(key);
+    });
+  }
+
+  async #process(item: QueuedRequest): Promise<void> {
+    const { request, replyTo } = item;
+    let callCount = 0;
+    const ctx: FunctionContext = {
+      state: this.store.namespace('app'),
+      logger: this.#options.logger,
+      nodeName: this.#options.nodeName,
+      call: (service, body, key) => {
+        callCount += 1;
+        return this.#options.call(service, `${request.id}>${service}#${callCount}`, key, body);
+      },
+    };
+    let reply: FunctionReply;
+    try {
+      const body: unknown = await this.#options.definition.handler(
+        { id: request.id, key: request.key, body: request.body },
+        ctx,
+      );
+      reply = { id: request.id, ok: true, body, node: this.#options.nodeName, epoch: this.#epoch };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#options.logger.warn('function failed', { service: this.name, id: request.id, err });
+      reply = {
+        id: request.id,
+        ok: false,
+        error: { code: errorCodeOf(err), message },
+        node: this.#options.nodeName,
+        epoch: this.#epoch,
+      };
+    }
+    const bytes = encodeMessage(reply);
+    // Recorded before the id leaves the pending set, so no duplicate slips in between.
+    this.#dedupe.record(request.key, request.id, bytes);
+    this.#processed += 1;
+    this.#options.send(bytes, replyTo);
+  }
+
+  #whenIdle(): Promise<void> {
+    if (this.#activeKeys.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #notifyIdle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #takeAllQueued(): QueuedRequest[] {
+    const items = [...this.#queues.values()].flat().concat(this.#held ?? []);
+    this.#queues.clear();
+    this.#held = undefined;
+    clearTimeout(this.#holdTimer);
+    this.#holdTimer = undefined;
+    for (const item of items) this.#pendingIds.delete(item.request.id);
+    this.#queuedCount = 0;
+    return items.sort((a, b) => a.sequence - b.sequence);
+  }
+
+  #forward(request: FunctionRequest, replyTo: UdpAddress, target: UdpAddress): void {
+    this.#forwarded += 1;
+    this.#options.send(encodeMessage({ ...request, replyTo }), target);
+  }
+
+  #replyError(request: FunctionRequest, replyTo: UdpAddress, code: ErrorCode, message: string): void {
+    const reply: FunctionReply = {
+      id: request.id,
+      ok: false,
+      error: { code, message },
+      node: this.#options.nodeName,
+      epoch: this.#epoch,
+    };
+    this.#options.send(encodeMessage(reply), replyTo);
+  }
+}
