@@ -195,8 +195,8 @@ describe('ipc-connection', function () {
   describe('malformed input', () => {
     it('closes a connection whose frame has a bad CRC and keeps serving others', async () => {
       const raw = await RawEventstreamClient.connect(fixture.nucleus.socketPath);
-      const bytes = encodeFrame(connectFrame(token));
-      bytes[bytes.length - 6] ^= 0xff;
+      const bytes = Buffer.from(encodeFrame(connectFrame(token)));
+      bytes.writeUInt8(bytes.readUInt8(bytes.length - 6) ^ 0xff, bytes.length - 6);
       raw.sendBytes(bytes);
       await raw.closed;
       assert.equal(raw.frames.length, 0, 'no answer to a corrupted frame');
