@@ -158,7 +158,7 @@ describe('scripts/local-nucleus/recipe', () => {
         ],
         'artifacts',
       );
-      assert.equal(artifactFileName(manifest!.artifacts[0]!), 'hello world.zip', 'file name is URI-decoded');
+      assert.equal(artifactFileName(manifest.artifacts[0]!), 'hello world.zip', 'file name is URI-decoded');
     });
 
     it('reads a JSON recipe', () => {
@@ -214,7 +214,7 @@ describe('scripts/local-nucleus/recipe', () => {
     }
 
     it('throws ERR_RECIPE_NO_MANIFEST when nothing matches', () => {
-      const linuxOnly = parseRecipe(VALID.replace(/  - Platform: \{ os: '\*' \}\n.*\n.*any-start\n/, ''));
+      const linuxOnly = parseRecipe(VALID.replace(/ {2}- Platform: \{ os: '\*' \}\n.*\n.*any-start\n/, ''));
       assert.throws(
         () => selectManifest(linuxOnly, { os: 'windows', architecture: 'amd64' }),
         (err: unknown) =>
