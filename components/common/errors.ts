@@ -240,6 +240,12 @@ export const ERROR_CATALOG = {
       'A benchmark named on the command line (--only) was not found among the discovered benchmarks.',
     howToSolve: 'Run without --only to list them, and use a name exactly as printed.',
   },
+  ERR_PLOT_BAD_INPUT: {
+    description:
+      'A file given to the plot command (a load report, an events or markers list) is not JSON of the expected shape.',
+    howToSolve:
+      "Pass a report written by the load generator's --json-out, events as [{atEpochMs, label}] and markers as [{atMs, label}].",
+  },
   // recipes, local node and artifact build
   ERR_RECIPE_INVALID: {
     description:
@@ -330,6 +336,40 @@ export const ERROR_CATALOG = {
   ERR_MONITOR_CLOSED: {
     description: 'The node monitor was asked to start or reconfigure after close(), or to start twice.',
     howToSolve: 'Create a new NodeMonitor; close() is final.',
+  },
+  // reference data plane and STF runner (p4/reference/, p4/stf/)
+  ERR_DATAPLANE_UNKNOWN_NAME: {
+    description:
+      'A table, action, key field, register or counter name is not in the data plane program, or a suffix matches more than one.',
+    howToSolve:
+      'Use a name from docs/protocol.md (GET /tables on the admin interface lists them); give more of the qualified name when the message says it is ambiguous.',
+  },
+  ERR_DATAPLANE_BAD_ENTRY: {
+    description:
+      'A table entry or default action was refused: a key or parameter is missing, does not fit its width, names an action the table does not have, or duplicates an existing key.',
+    howToSolve: 'Fix the field named in the message; nothing of the refused entry was applied.',
+  },
+  ERR_DATAPLANE_BIND_FAILED: {
+    description:
+      'The reference data plane could not bind one of its UDP sockets (the data-plane address:7700 or a service VIP:port).',
+    howToSolve:
+      'Check that the address exists on this machine (127.0.0.0/8 always does on Linux) and that no other process holds the port.',
+  },
+  ERR_STF_SYNTAX: {
+    description:
+      'An STF test file has a line the parser does not understand, or a value out of range; the message gives file:line.',
+    howToSolve:
+      "Fix the line after the grammar of p4c's STF format (p4/stf/stf-parser.ts lists it); regenerate generated files with scripts/generate-stf-tests.ts.",
+  },
+  // control-plane topology (p4/control-plane/)
+  ERR_TOPOLOGY_UNREADABLE: {
+    description: 'A topology file could not be read or is not a YAML document.',
+    howToSolve: 'Check the path (p4/control-plane/*.yaml) and the YAML syntax at the line the message gives.',
+  },
+  ERR_TOPOLOGY_INVALID: {
+    description:
+      'A topology file failed topology.schema.json or a cross-field rule (ids in range and unique, peers, services and balanced nodes that exist, load_high_bp above load_low_bp, unique addresses).',
+    howToSolve: 'Fix the field the message names; nothing of the topology was applied.',
   },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
