@@ -42,7 +42,11 @@ export type FunctionHostRequest =
   | { readonly op: 'listFunctions' }
   | ({ readonly op: 'beginExport'; readonly chunkBytes: number } & MigrationRef)
   | ({ readonly op: 'readExportChunk'; readonly index: number } & MigrationRef)
-  | ({ readonly op: 'nextDelta' } & MigrationRef)
+  | ({
+      readonly op: 'nextDelta';
+      /** Optional cap on the delta's size; changed keys beyond it stay for the next delta. */
+      readonly maxBytes?: number;
+    } & MigrationRef)
   | ({ readonly op: 'freeze' } & MigrationRef)
   | ({ readonly op: 'beginImport'; readonly epoch: number } & MigrationRef)
   | ({ readonly op: 'importChunk'; readonly index: number; readonly data: Uint8Array } & MigrationRef)
@@ -70,6 +74,8 @@ export interface DeltaTaken {
   /** Changes since the previous mark (puts and deletes, plus the dedupe window's new entries). */
   readonly delta: Uint8Array;
   readonly changedKeys: number;
+  /** Changed keys left out because of maxBytes (0 when the delta is complete). */
+  readonly remainingKeys?: number;
 }
 
 export interface Frozen {

@@ -1,0 +1,372 @@
+// Every control operation of function-host-api.ts (FunctionHostRequest) over the request server and
+// its state stores: what the peer agent calls, through IPC (main.ts) or in process (FunctionHostControl).
+// Requests from the wire are validated once here (parseControlRequest). Invariants: one migration id per
+// service at a time; operations on one service run one at a time; misuse is refused with a coded error
+// and changes nothing.
+import { EdgeShiftError } from '../common/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import type {
+  FunctionHostControl,
+  FunctionHostRequest,
+  FunctionHostResponses,
+  UdpAddress,
+} from './function-host-api.ts';
+import type { RequestServer, RouteEntry } from './request-server.ts';
+import type { ServiceRuntime } from './service-runtime.ts';
+import type { SnapshotExport } from './state-store.ts';
+
+export interface ControlHandlersOptions {
+  /** Called after setRoute changed the table (main.ts persists it with UpdateConfiguration). */
+  readonly onRoutesChanged?: (routes: Readonly<Record<string, RouteEntry>>) => void | Promise<void>;
+  /** Largest snapshot chunk a caller may ask for. */
+  readonly maxChunkBytes: number;
+  readonly logger: Logger;
+}
+
+type Op = FunctionHostRequest['op'];
+type RequestOf<K extends Op> = Extract<FunctionHostRequest, { op: K }>;
+
+interface Migration {
+  readonly migrationId: string;
+  readonly direction: 'export' | 'import';
+  snapshot?: SnapshotExport;
+  /** Import: the index importChunk expects next. */
+  nextChunkIndex: number;
+  importEpoch?: number;
+}
+
+function badRequest(message: string): EdgeShiftError {
+  return new EdgeShiftError('ERR_FNHOST_BAD_REQUEST', message);
+}
+
+export class FunctionHostControlHandlers implements FunctionHostControl {
+  readonly #server: RequestServer;
+  readonly #options: ControlHandlersOptions;
+  readonly #migrations = new Map<string, Migration>();
+  readonly #serviceQueues = new Map<string, Promise<unknown>>();
+
+  constructor(server: RequestServer, options: ControlHandlersOptions) {
+    this.#server = server;
+    this.#options = options;
+  }
+
+  /** FunctionHostControl in process: the same handlers the IPC topic serves, with a deadline. */
+  call<K extends Op>(request: RequestOf<K>, timeoutMs: number): Promise<FunctionHostResponses[K]> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new EdgeShiftError('ERR_IPC_REQUEST_TIMEOUT', `${request.op} took over ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    return Promise.race([this.handle(request), deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** Runs one operation; operations on the same service are serialized. */
+  handle<K extends Op>(request: RequestOf<K>): Promise<FunctionHostResponses[K]> {
+    if (request.op === 'listFunctions')
+      return Promise.resolve(this.#listFunctions() as FunctionHostResponses[K]);
+    const service = (request as { service: string }).service;
+    const previous = this.#serviceQueues.get(service) ?? Promise.resolve();
+    const result = previous.then(() => this.#dispatch(request)) as Promise<FunctionHostResponses[K]>;
+    const settled = result.catch(() => undefined);
+    this.#serviceQueues.set(service, settled);
+    void settled.then(() => {
+      if (this.#serviceQueues.get(service) === settled) this.#serviceQueues.delete(service);
+    });
+    return result;
+  }
+
+  async #dispatch(request: FunctionHostRequest): Promise<unknown> {
+    switch (request.op) {
+      case 'listFunctions':
+        return this.#listFunctions();
+      case 'beginExport':
+        return this.#beginExport(request);
+      case 'readExportChunk':
+        return this.#readExportChunk(request);
+      case 'nextDelta':
+        return this.#nextDelta(request);
+      case 'freeze':
+        return this.#freeze(request);
+      case 'beginImport':
+        return this.#beginImport(request);
+      case 'importChunk':
+        return this.#importChunk(request);
+      case 'importDelta':
+        return this.#importDelta(request);
+      case 'activate':
+        return this.#activate(request);
+      case 'handOver':
+        return this.#handOver(request);
+      case 'resume':
+        return this.#resume(request);
+      case 'dropState':
+        return this.#dropState(request);
+      case 'setRoute':
+        return this.#setRoute(request);
+    }
+  }
+
+  #listFunctions(): FunctionHostResponses['listFunctions'] {
+    return this.#server.runtimes().map((runtime) => runtime.summary());
+  }
+
+  /** The migration this request belongs to; starts one when none is in progress and `direction` is given. */
+  #migrationOf(service: string, migrationId: string, start?: 'export' | 'import'): Migration {
+    const current = this.#migrations.get(service);
+    if (current !== undefined && current.migrationId !== migrationId) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_WRONG_MIGRATION',
+        `${service} is in migration ${current.migrationId}, not ${migrationId}`,
+        { context: { service, migrationId, currentMigrationId: current.migrationId } },
+      );
+    }
+    if (current !== undefined && (start === undefined || current.direction === start)) return current;
+    if (current !== undefined) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_WRONG_ROLE',
+        `${service} is ${current.direction}ing in migration ${migrationId}; it cannot also ${start}`,
+        { context: { service, migrationId } },
+      );
+    }
+    const migration: Migration = { migrationId, direction: start ?? 'export', nextChunkIndex: 0 };
+    this.#migrations.set(service, migration);
+    return migration;
+  }
+
+  #requireDirection(migration: Migration, direction: 'export' | 'import', op: Op): void {
+    if (migration.direction === direction) return;
+    throw new EdgeShiftError(
+      'ERR_FNHOST_WRONG_ROLE',
+      `${op} is for an ${direction}, but migration ${migration.migrationId} is an ${migration.direction}`,
+    );
+  }
+
+  #beginExport(request: RequestOf<'beginExport'>): FunctionHostResponses['beginExport'] {
+    const runtime = this.#server.runtime(request.service);
+    if (runtime.role !== 'owner') {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_WRONG_ROLE',
+        `beginExport needs the owner; ${request.service} is ${runtime.role}`,
+      );
+    }
+    if (!Number.isInteger(request.chunkBytes) || request.chunkBytes > this.#options.maxChunkBytes) {
+      throw badRequest(
+        `chunkBytes must be an integer up to ${this.#options.maxChunkBytes}, got ${request.chunkBytes}`,
+      );
+    }
+    const migration = this.#migrationOf(request.service, request.migrationId, 'export');
+    migration.snapshot = runtime.store.beginSnapshot(request.chunkBytes);
+    const { chunkCount, snapshotBytes, stateChecksum } = migration.snapshot;
+    this.#options.logger.info('export started', { ...request, chunkCount, snapshotBytes });
+    return { chunkCount, snapshotBytes, stateChecksum };
+  }
+
+  #readExportChunk(request: RequestOf<'readExportChunk'>): FunctionHostResponses['readExportChunk'] {
+    this.#server.runtime(request.service);
+    const migration = this.#migrationOf(request.service, request.migrationId);
+    this.#requireDirection(migration, 'export', request.op);
+    const snapshot = migration.snapshot;
+    if (snapshot === undefined) {
+      throw new EdgeShiftError('ERR_FNHOST_NO_EXPORT', `no snapshot of ${request.service} was begun`);
+    }
+    const data = snapshot.readChunk(request.index);
+    return { index: request.index, data, isLast: request.index === snapshot.chunkCount - 1 };
+  }
+
+  #nextDelta(request: RequestOf<'nextDelta'>): FunctionHostResponses['nextDelta'] {
+    const runtime = this.#server.runtime(request.service);
+    const migration = this.#migrationOf(request.service, request.migrationId);
+    this.#requireDirection(migration, 'export', request.op);
+    migration.snapshot = undefined;
+    return runtime.store.takeDelta(request.maxBytes);
+  }
+
+  async #freeze(request: RequestOf<'freeze'>): Promise<FunctionHostResponses['freeze']> {
+    const runtime = this.#server.runtime(request.service);
+    const migration = this.#migrationOf(request.service, request.migrationId, 'export');
+    this.#requireDirection(migration, 'export', request.op);
+    const bufferedRequests = await runtime.freeze();
+    return { bufferedRequests, stateChecksum: runtime.store.checksum() };
+  }
+
+  #beginImport(request: RequestOf<'beginImport'>): FunctionHostResponses['beginImport'] {
+    const runtime = this.#server.runtime(request.service);
+    this.#requireNewerEpoch(runtime, request.epoch, request.op);
+    const migration = this.#migrationOf(request.service, request.migrationId, 'import');
+    runtime.beginImport();
+    migration.nextChunkIndex = 0;
+    migration.importEpoch = request.epoch;
+    return {};
+  }
+
+  #importChunk(request: RequestOf<'importChunk'>): FunctionHostResponses['importChunk'] {
+    const runtime = this.#importingRuntime(request);
+    const migration = this.#migrationOf(request.service, request.migrationId);
+    // The previous chunk again is a retry: its puts are idempotent, so it is applied again.
+    if (request.index !== migration.nextChunkIndex && request.index !== migration.nextChunkIndex - 1) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_CHUNK_ORDER',
+        `importChunk ${request.index} for ${request.service}, expected ${migration.nextChunkIndex}`,
+        { context: { service: request.service, index: request.index, expected: migration.nextChunkIndex } },
+      );
+    }
+    runtime.store.importChunk(request.data);
+    migration.nextChunkIndex = request.index + 1;
+    return {};
+  }
+
+  #importDelta(request: RequestOf<'importDelta'>): FunctionHostResponses['importDelta'] {
+    this.#importingRuntime(request).store.importDelta(request.delta);
+    return {};
+  }
+
+  #activate(request: RequestOf<'activate'>): FunctionHostResponses['activate'] {
+    const runtime = this.#importingRuntime(request);
+    const migration = this.#migrationOf(request.service, request.migrationId);
+    if (migration.importEpoch !== undefined && request.epoch < migration.importEpoch) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_STALE_EPOCH',
+        `activate at epoch ${request.epoch}, but the import began at epoch ${migration.importEpoch}`,
+      );
+    }
+    runtime.activate(request.epoch);
+    this.#migrations.delete(request.service);
+    return { stateChecksum: runtime.store.checksum() };
+  }
+
+  async #handOver(request: RequestOf<'handOver'>): Promise<FunctionHostResponses['handOver']> {
+    const runtime = this.#server.runtime(request.service);
+    const newOwner = checkAddress(request.newOwner, 'newOwner');
+    const migration = this.#migrationOf(request.service, request.migrationId, 'export');
+    this.#requireDirection(migration, 'export', request.op);
+    const forwardedRequests = await runtime.handOver(request.epoch, newOwner);
+    this.#options.logger.info('handed over', {
+      service: request.service,
+      epoch: request.epoch,
+      forwardedRequests,
+    });
+    return { forwardedRequests };
+  }
+
+  #resume(request: RequestOf<'resume'>): FunctionHostResponses['resume'] {
+    const runtime = this.#server.runtime(request.service);
+    const migration = this.#migrationOf(request.service, request.migrationId, 'export');
+    this.#requireDirection(migration, 'export', request.op);
+    const processedBufferedRequests = runtime.resume();
+    this.#migrations.delete(request.service);
+    return { processedBufferedRequests };
+  }
+
+  #dropState(request: RequestOf<'dropState'>): FunctionHostResponses['dropState'] {
+    const runtime = this.#server.runtime(request.service);
+    this.#migrationOf(request.service, request.migrationId);
+    runtime.dropState();
+    this.#migrations.delete(request.service);
+    return {};
+  }
+
+  async #setRoute(request: RequestOf<'setRoute'>): Promise<FunctionHostResponses['setRoute']> {
+    const owner = checkAddress(request.owner, 'owner');
+    const isChange = await this.#server.setRoute(request.service, owner, request.epoch);
+    if (isChange) await this.#options.onRoutesChanged?.(this.#server.routes());
+    return {};
+  }
+
+  #importingRuntime(request: RequestOf<'importChunk' | 'importDelta' | 'activate'>): ServiceRuntime {
+    const runtime = this.#server.runtime(request.service);
+    const migration = this.#migrationOf(request.service, request.migrationId);
+    this.#requireDirection(migration, 'import', request.op);
+    if (runtime.role !== 'importing') {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_WRONG_ROLE',
+        `${request.op} needs role importing; ${request.service} is ${runtime.role}`,
+      );
+    }
+    return runtime;
+  }
+
+  #requireNewerEpoch(runtime: ServiceRuntime, epoch: number, op: Op): void {
+    if (epoch > runtime.epoch) return;
+    throw new EdgeShiftError(
+      'ERR_FNHOST_STALE_EPOCH',
+      `${op} for ${runtime.name} at epoch ${epoch}, but this node already holds epoch ${runtime.epoch}`,
+      { context: { service: runtime.name, epoch, currentEpoch: runtime.epoch } },
+    );
+  }
+}
+
+function checkAddress(value: UdpAddress, field: string): UdpAddress {
+  if (typeof value.address !== 'string' || value.address === '' || !Number.isInteger(value.port)) {
+    throw badRequest(`${field} must be {address, port}`);
+  }
+  if (value.port < 1 || value.port > 65_535) throw badRequest(`${field}.port ${value.port} out of range`);
+  return { address: value.address, port: value.port };
+}
+
+// ---- validation of requests from the wire ------------------------------------------------------
+
+type FieldKind = 'string' | 'integer' | 'bytes' | 'address';
+
+const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
+  listFunctions: {},
+  beginExport: { service: 'string', migrationId: 'string', chunkBytes: 'integer' },
+  readExportChunk: { service: 'string', migrationId: 'string', index: 'integer' },
+  nextDelta: { service: 'string', migrationId: 'string' },
+  freeze: { service: 'string', migrationId: 'string' },
+  beginImport: { service: 'string', migrationId: 'string', epoch: 'integer' },
+  importChunk: { service: 'string', migrationId: 'string', index: 'integer', data: 'bytes' },
+  importDelta: { service: 'string', migrationId: 'string', delta: 'bytes' },
+  activate: { service: 'string', migrationId: 'string', epoch: 'integer' },
+  handOver: { service: 'string', migrationId: 'string', epoch: 'integer', newOwner: 'address' },
+  resume: { service: 'string', migrationId: 'string' },
+  dropState: { service: 'string', migrationId: 'string' },
+  setRoute: { service: 'string', owner: 'address', epoch: 'integer' },
+};
+
+const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {
+  nextDelta: { maxBytes: 'integer' },
+};
+
+function isFieldValid(value: unknown, kind: FieldKind): boolean {
+  switch (kind) {
+    case 'string':
+      return typeof value === 'string' && value.length > 0;
+    case 'integer':
+      return Number.isSafeInteger(value) && (value as number) >= 0;
+    case 'bytes':
+      return value instanceof Uint8Array;
+    case 'address': {
+      const address = value as Partial<UdpAddress> | null;
+      return (
+        typeof address === 'object' &&
+        address !== null &&
+        typeof address.address === 'string' &&
+        Number.isInteger(address.port)
+      );
+    }
+  }
+}
+
+/** Checks a request body from IPC (byte fields already decoded to Uint8Array) against its op's fields. */
+export function parseControlRequest(value: unknown): FunctionHostRequest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw badRequest('request must be an object');
+  const record = value as Record<string, unknown>;
+  const op = record.op;
+  if (typeof op !== 'string' || !(op in REQUEST_FIELDS)) {
+    throw badRequest(`unknown op ${JSON.stringify(op)}; known: ${Object.keys(REQUEST_FIELDS).join(', ')}`);
+  }
+  const fields = REQUEST_FIELDS[op as Op];
+  for (const [field, kind] of Object.entries(fields)) {
+    if (!isFieldValid(record[field], kind)) throw badRequest(`${op}: ${field} must be a valid ${kind}`);
+  }
+  for (const [field, kind] of Object.entries(OPTIONAL_FIELDS[op as Op] ?? {})) {
+    if (record[field] !== undefined && !isFieldValid(record[field], kind)) {
+      throw badRequest(`${op}: ${field} must be a valid ${kind} when given`);
+    }
+  }
+  return record as unknown as FunctionHostRequest;
+}

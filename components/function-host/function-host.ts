@@ -1,0 +1,98 @@
+// Assembles one node's function host from its validated configuration: loads the functions, starts
+// the request server with a runtime per service, and the control handlers the agent calls. Used by
+// main.ts (under Greengrass) and by tests (two hosts in one process). Invariant: a host that failed
+// to start has released every socket it opened.
+import { createLogger, type Logger } from '../common/logger.ts';
+import { FunctionHostControlHandlers } from './control-handlers.ts';
+import type { FunctionHostConfig } from './function-host-config.ts';
+import { loadFunction, type FunctionModule } from './function-loader.ts';
+import { RequestServer, type HostedServiceOptions, type RouteEntry } from './request-server.ts';
+import { EdgeShiftError } from '../common/errors.ts';
+
+export interface FunctionHostOptions {
+  /** Modules reachable as `builtin:<name>` (the sample application). */
+  readonly builtins?: Readonly<Record<string, FunctionModule>>;
+  readonly logger?: Logger;
+  /** Called when setRoute changed the route table (persist it). */
+  readonly onRoutesChanged?: (routes: Readonly<Record<string, RouteEntry>>) => void | Promise<void>;
+}
+
+export interface FunctionHost {
+  readonly server: RequestServer;
+  readonly control: FunctionHostControlHandlers;
+  /** Applies routes from a configuration update (option-1 reconfiguration); stale ones are skipped. */
+  applyRoutes(routes: FunctionHostConfig['routes']): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function hostedServices(
+  config: FunctionHostConfig,
+  builtins: Readonly<Record<string, FunctionModule>>,
+): Promise<HostedServiceOptions[]> {
+  const services: HostedServiceOptions[] = [];
+  for (const service of config.services) {
+    const definition = await loadFunction(service.module, service.options, builtins);
+    if (definition.name !== service.name) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_FUNCTION_LOAD',
+        `service ${service.name} loads ${service.module}, whose function is named ${definition.name}`,
+        { context: { service: service.name } },
+      );
+    }
+    services.push({
+      definition,
+      serviceId: service.serviceId,
+      listen: { address: service.listenAddress, port: service.port },
+      role: service.initialRole,
+      epoch: service.initialEpoch,
+    });
+  }
+  return services;
+}
+
+function routeEntries(routes: FunctionHostConfig['routes']): Record<string, RouteEntry> {
+  return Object.fromEntries(
+    Object.entries(routes).map(([service, route]) => [
+      service,
+      { owner: { address: route.address, port: route.port }, epoch: route.epoch },
+    ]),
+  );
+}
+
+export async function startFunctionHost(
+  config: FunctionHostConfig,
+  options: FunctionHostOptions = {},
+): Promise<FunctionHost> {
+  const logger = options.logger ?? createLogger('function-host');
+  const nodeName = config.nodeName === '' ? (process.env.AWS_IOT_THING_NAME ?? 'node') : config.nodeName;
+  const server = await RequestServer.start({
+    nodeName,
+    services: await hostedServices(config, options.builtins ?? {}),
+    ...(config.advertiseAddress === '' ? {} : { advertiseAddress: config.advertiseAddress }),
+    serviceAddresses: config.serviceAddresses,
+    routes: routeEntries(config.routes),
+    maxBufferedRequests: config.maxBufferedRequests,
+    dedupeEntriesPerKey: config.dedupeEntriesPerKey,
+    handOverHoldMs: config.handOverHoldMs,
+    callTimeoutMs: config.callTimeoutMs,
+    callAttempts: config.callAttempts,
+    logger,
+  });
+  const control = new FunctionHostControlHandlers(server, {
+    maxChunkBytes: config.maxChunkBytes,
+    logger: logger.child('control'),
+    ...(options.onRoutesChanged ? { onRoutesChanged: options.onRoutesChanged } : {}),
+  });
+  return {
+    server,
+    control,
+    applyRoutes: async (routes) => {
+      for (const [service, route] of Object.entries(routeEntries(routes))) {
+        const held = server.routes()[service];
+        if (held !== undefined && held.epoch > route.epoch) continue;
+        await server.setRoute(service, route.owner, route.epoch);
+      }
+    },
+    close: () => server.close(),
+  };
+}

@@ -1,0 +1,367 @@
+import assert from 'node:assert/strict';
+
+import { hasErrorCode, type ErrorCode } from '../../../components/common/errors.ts';
+import { createLogger } from '../../../components/common/logger.ts';
+import { parseControlRequest } from '../../../components/function-host/control-handlers.ts';
+import type { UdpAddress } from '../../../components/function-host/function-host-api.ts';
+import type { FunctionHostConfig } from '../../../components/function-host/function-host-config.ts';
+import { startFunctionHost, type FunctionHost } from '../../../components/function-host/function-host.ts';
+import type { FunctionModule } from '../../../components/function-host/function-loader.ts';
+import type { RouteEntry } from '../../../components/function-host/request-server.ts';
+import { counterFunction } from './helpers/test-functions.ts';
+import { UdpTestClient } from './helpers/udp-client.ts';
+
+const SERVICE = 'counter';
+const PREFILLED_KEYS = 300;
+
+const builtins: Record<string, FunctionModule> = {
+  'test/counter': {
+    createFunction: () => ({
+      ...counterFunction(SERVICE),
+      // Enough state for a snapshot of several chunks.
+      initialize: (state) => {
+        for (let i = 0; i < PREFILLED_KEYS; i += 1)
+          state.putJson(`prefilled-${i}`, { count: 0, seen: [], pad: 'x'.repeat(40) });
+      },
+    }),
+  },
+};
+
+function hostConfig(nodeName: string, initialRole: 'owner' | 'standby'): FunctionHostConfig {
+  return {
+    nodeName,
+    advertiseAddress: '127.0.0.1',
+    services: [
+      {
+        name: SERVICE,
+        serviceId: 1,
+        module: 'builtin:test/counter',
+        options: {},
+        listenAddress: '127.0.0.1',
+        port: 0,
+        initialRole,
+        initialEpoch: 1,
+      },
+    ],
+    serviceAddresses: {},
+    routes: {},
+    maxBufferedRequests: 10_000,
+    dedupeEntriesPerKey: 16,
+    handOverHoldMs: 5_000,
+    callTimeoutMs: 1000,
+    callAttempts: 2,
+    maxChunkBytes: 1 << 20,
+  };
+}
+
+/** Open-loop sender: one request every tick to the current target, over `keys` keys. */
+class LoadClient {
+  target: UdpAddress;
+  readonly sent: { id: string; key: string; body: number }[] = [];
+  readonly #client: UdpTestClient;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(client: UdpTestClient, target: UdpAddress) {
+    this.#client = client;
+    this.target = target;
+  }
+
+  start(keys: number): void {
+    this.#timer = setInterval(() => {
+      const n = this.sent.length;
+      const request = { id: `load:${n}`, key: `sensor-${n % keys}`, body: n };
+      this.sent.push(request);
+      this.#client.send(this.target, { ...request, service: SERVICE });
+    }, 1);
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
+
+describe('components/function-host/control-handlers', () => {
+  const hosts: FunctionHost[] = [];
+  const clients: UdpTestClient[] = [];
+  const logger = createLogger('test', { level: 'silent' });
+  const start = async (
+    nodeName: string,
+    role: 'owner' | 'standby',
+    onRoutesChanged?: (routes: Readonly<Record<string, RouteEntry>>) => void,
+  ): Promise<FunctionHost> => {
+    const host = await startFunctionHost(hostConfig(nodeName, role), {
+      builtins,
+      logger,
+      ...(onRoutesChanged ? { onRoutesChanged } : {}),
+    });
+    hosts.push(host);
+    return host;
+  };
+  const openClient = async (): Promise<UdpTestClient> => {
+    const client = await UdpTestClient.open();
+    clients.push(client);
+    return client;
+  };
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    for (const host of hosts.splice(0)) await host.close();
+  });
+
+  const rejectsWith = (promise: Promise<unknown>, code: ErrorCode): Promise<void> =>
+    assert.rejects(promise, (err) => hasErrorCode(err, code), `expected ${code}`);
+
+  /** What the peer agent does, step by step, with `cutover` between activate and handOver. */
+  async function migrate(
+    a: FunctionHost,
+    b: FunctionHost,
+    cutover: () => Promise<void>,
+  ): Promise<{ activatedChecksum: string; frozenChecksum: string; chunkCount: number }> {
+    const ref = { service: SERVICE, migrationId: 'm-1' };
+    const exported = await a.control.call({ op: 'beginExport', ...ref, chunkBytes: 2048 }, 5000);
+    await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
+    for (let index = 0; index < exported.chunkCount; index += 1) {
+      const chunk = await a.control.call({ op: 'readExportChunk', ...ref, index }, 5000);
+      assert.equal(chunk.isLast, index === exported.chunkCount - 1);
+      await b.control.call({ op: 'importChunk', ...ref, index, data: chunk.data }, 5000);
+      // Let requests flow while the snapshot moves.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (let round = 0; round < 3; round += 1) {
+      const { delta } = await a.control.call({ op: 'nextDelta', ...ref }, 5000);
+      await b.control.call({ op: 'importDelta', ...ref, delta }, 5000);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    const frozen = await a.control.call({ op: 'freeze', ...ref }, 5000);
+    const last = await a.control.call({ op: 'nextDelta', ...ref }, 5000);
+    await b.control.call({ op: 'importDelta', ...ref, delta: last.delta }, 5000);
+    const activated = await b.control.call({ op: 'activate', ...ref, epoch: 2 }, 5000);
+    await cutover();
+    await a.control.call(
+      { op: 'handOver', ...ref, epoch: 2, newOwner: b.server.serviceAddress(SERVICE) },
+      5000,
+    );
+    await a.control.call({ op: 'dropState', ...ref }, 5000);
+    return {
+      activatedChecksum: activated.stateChecksum,
+      frozenChecksum: frozen.stateChecksum,
+      chunkCount: exported.chunkCount,
+    };
+  }
+
+  /** Replays the requests in per-key order on a host that never migrates: the state a run without migration ends in. */
+  async function referenceChecksum(
+    sent: readonly { id: string; key: string; body: number }[],
+  ): Promise<string> {
+    const reference = await start('reference', 'owner');
+    const client = await openClient();
+    sent.forEach((request) =>
+      client.send(reference.server.serviceAddress(SERVICE), { ...request, service: SERVICE }),
+    );
+    await client.waitForReplies(sent.length, 20_000);
+    return reference.server.runtime(SERVICE).summary().appStateChecksum;
+  }
+
+  async function runMigrationUnderLoad(option: 'data-plane' | 'reconfiguration'): Promise<void> {
+    const a = await start('node-a', 'owner');
+    const b = await start('node-b', 'standby');
+    const client = await openClient();
+    const load = new LoadClient(client, a.server.serviceAddress(SERVICE));
+    load.start(20);
+    while (load.sent.length < 50) await new Promise((resolve) => setTimeout(resolve, 5));
+    const result = await migrate(a, b, async () => {
+      // Data plane: the client's packets now reach B. Reconfiguration: A routes to B, the client is unchanged.
+      if (option === 'data-plane') load.target = b.server.serviceAddress(SERVICE);
+      else
+        await a.control.call(
+          { op: 'setRoute', service: SERVICE, owner: b.server.serviceAddress(SERVICE), epoch: 2 },
+          5000,
+        );
+    });
+    const sentAtCutover = load.sent.length;
+    while (load.sent.length < sentAtCutover + 50) await new Promise((resolve) => setTimeout(resolve, 5));
+    load.stop();
+    await client.waitForReplies(load.sent.length, 20_000);
+    await client.settle(100);
+
+    assert.ok(result.chunkCount > 3, `the snapshot should span several chunks, got ${result.chunkCount}`);
+    assert.equal(
+      result.activatedChecksum,
+      result.frozenChecksum,
+      'target state must equal the frozen source state',
+    );
+    const ids = client.replies.map((r) => r.reply.id);
+    assert.equal(new Set(ids).size, load.sent.length, 'every request answered: zero lost');
+    assert.equal(ids.length, load.sent.length, 'one reply per request: zero duplicated');
+    assert.ok(
+      client.replies.every((r) => r.reply.ok),
+      'no error replies',
+    );
+    const countsByKey = new Map<string, number>();
+    const byId = new Map(client.replies.map((r) => [r.reply.id, r.reply]));
+    for (const request of load.sent) {
+      const expected = (countsByKey.get(request.key) ?? 0) + 1;
+      countsByKey.set(request.key, expected);
+      const body = byId.get(request.id)?.body as { count: number };
+      assert.equal(body.count, expected, `${request.id}: the count must equal this key's requests so far`);
+    }
+    const nodes = new Set(client.replies.map((r) => r.reply.node));
+    assert.deepEqual([...nodes].sort(), ['node-a', 'node-b'], 'both nodes served during the run');
+    const finalChecksum = b.server.runtime(SERVICE).summary().appStateChecksum;
+    assert.equal(
+      finalChecksum,
+      await referenceChecksum(load.sent),
+      'final state equals a run without migration',
+    );
+    assert.equal(a.server.runtime(SERVICE).summary().stateKeys, 0, 'the source dropped its state');
+  }
+
+  describe('full migration under load over real UDP', () => {
+    it('loses and duplicates nothing when the data plane moves the clients (option 2)', async () => {
+      await runMigrationUnderLoad('data-plane');
+    });
+
+    it('loses and duplicates nothing when the old owner is reconfigured to route to the new one (option 1)', async () => {
+      await runMigrationUnderLoad('reconfiguration');
+    });
+  });
+
+  describe('abort', () => {
+    it('resume after a freeze processes every buffered request and keeps the source the owner', async () => {
+      const a = await start('node-a', 'owner');
+      const client = await openClient();
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      await a.control.call({ op: 'beginExport', ...ref, chunkBytes: 4096 }, 5000);
+      await a.control.call({ op: 'freeze', ...ref }, 5000);
+      for (let i = 0; i < 5; i += 1)
+        client.send(a.server.serviceAddress(SERVICE), { id: `c:${i}`, service: SERVICE, key: 'k', body: i });
+      while (a.server.runtime(SERVICE).summary().bufferedRequests < 5)
+        await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(await a.control.call({ op: 'resume', ...ref }, 5000), {
+        processedBufferedRequests: 5,
+      });
+      const replies = await client.waitForReplies(5);
+      assert.deepEqual(
+        replies.map((r) => (r.reply.body as { count: number }).count),
+        [1, 2, 3, 4, 5],
+      );
+      assert.equal(a.server.runtime(SERVICE).role, 'owner');
+      await rejectsWith(a.control.call({ op: 'nextDelta', ...ref }, 5000), 'ERR_FNHOST_NO_EXPORT');
+    });
+
+    it('dropState on an importing target returns it to standby with no state', async () => {
+      const b = await start('node-b', 'standby');
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
+      assert.deepEqual(await b.control.call({ op: 'dropState', ...ref }, 5000), {});
+      const [summary] = await b.control.call({ op: 'listFunctions' }, 5000);
+      assert.equal(summary?.role, 'standby');
+      assert.equal(summary?.stateKeys, 0);
+    });
+  });
+
+  describe('misuse', () => {
+    it('refuses an unknown service, a wrong migration id and an op in the wrong role', async () => {
+      const a = await start('node-a', 'owner');
+      const b = await start('node-b', 'standby');
+      await rejectsWith(
+        a.control.call({ op: 'freeze', service: 'nope', migrationId: 'm-1' }, 5000),
+        'ERR_FNHOST_UNKNOWN_SERVICE',
+      );
+      await a.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-1', chunkBytes: 4096 },
+        5000,
+      );
+      await rejectsWith(
+        a.control.call({ op: 'freeze', service: SERVICE, migrationId: 'm-2' }, 5000),
+        'ERR_FNHOST_WRONG_MIGRATION',
+      );
+      await rejectsWith(
+        a.control.call({ op: 'dropState', service: SERVICE, migrationId: 'm-1' }, 5000),
+        'ERR_FNHOST_WRONG_ROLE',
+      );
+      await rejectsWith(
+        b.control.call({ op: 'freeze', service: SERVICE, migrationId: 'm-1' }, 5000),
+        'ERR_FNHOST_WRONG_ROLE',
+      );
+      await rejectsWith(
+        b.control.call({ op: 'beginExport', service: SERVICE, migrationId: 'm-1', chunkBytes: 4096 }, 5000),
+        'ERR_FNHOST_WRONG_ROLE',
+      );
+      assert.equal(a.server.runtime(SERVICE).role, 'owner', 'refused operations change nothing');
+    });
+
+    it('refuses chunks out of order, a stale import epoch and a stale route', async () => {
+      const b = await start('node-b', 'standby');
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      await rejectsWith(
+        b.control.call({ op: 'beginImport', ...ref, epoch: 1 }, 5000),
+        'ERR_FNHOST_STALE_EPOCH',
+      );
+      await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
+      await rejectsWith(
+        b.control.call({ op: 'importChunk', ...ref, index: 1, data: Uint8Array.of(1, 1) }, 5000),
+        'ERR_FNHOST_CHUNK_ORDER',
+      );
+      await rejectsWith(
+        b.control.call({ op: 'importChunk', ...ref, index: 0, data: Uint8Array.of(9, 9) }, 5000),
+        'ERR_FNHOST_BAD_STATE_DATA',
+      );
+      const owner = { address: '127.0.0.1', port: 9 };
+      await b.control.call({ op: 'setRoute', service: 'other', owner, epoch: 5 }, 5000);
+      await rejectsWith(
+        b.control.call({ op: 'setRoute', service: 'other', owner, epoch: 4 }, 5000),
+        'ERR_FNHOST_STALE_EPOCH',
+      );
+    });
+
+    it('reports a changed route table once, and not again for the same route', async () => {
+      const changes: Readonly<Record<string, RouteEntry>>[] = [];
+      const a = await start('node-a', 'owner', (routes) => void changes.push(routes));
+      const owner = { address: '127.0.0.1', port: 9 };
+      await a.control.call({ op: 'setRoute', service: 'other', owner, epoch: 3 }, 5000);
+      await a.control.call({ op: 'setRoute', service: 'other', owner, epoch: 3 }, 5000);
+      assert.deepEqual(changes, [{ other: { owner, epoch: 3 } }]);
+    });
+  });
+
+  describe('parseControlRequest', () => {
+    const cases: { name: string; input: unknown; error?: string }[] = [
+      { name: 'listFunctions', input: { op: 'listFunctions' } },
+      {
+        name: 'importChunk with bytes',
+        input: { op: 'importChunk', service: 's', migrationId: 'm', index: 0, data: Uint8Array.of(1) },
+      },
+      {
+        name: 'nextDelta with maxBytes',
+        input: { op: 'nextDelta', service: 's', migrationId: 'm', maxBytes: 100 },
+      },
+      { name: 'unknown op', input: { op: 'explode' }, error: 'unknown op "explode"' },
+      {
+        name: 'importChunk with base64 text',
+        input: { op: 'importChunk', service: 's', migrationId: 'm', index: 0, data: 'AQ==' },
+        error: 'importChunk: data must be a valid bytes',
+      },
+      {
+        name: 'negative epoch',
+        input: { op: 'activate', service: 's', migrationId: 'm', epoch: -1 },
+        error: 'activate: epoch must be a valid integer',
+      },
+      {
+        name: 'handOver without address',
+        input: { op: 'handOver', service: 's', migrationId: 'm', epoch: 2, newOwner: 'b' },
+        error: 'handOver: newOwner must be a valid address',
+      },
+      { name: 'array', input: [], error: 'request must be an object' },
+    ];
+    for (const { name, input, error } of cases) {
+      it(name, () => {
+        if (error === undefined) assert.equal(parseControlRequest(input), input);
+        else
+          assert.throws(
+            () => parseControlRequest(input),
+            (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_REQUEST') && (err as Error).message.startsWith(error),
+          );
+      });
+    }
+  });
+});
