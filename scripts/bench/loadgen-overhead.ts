@@ -20,7 +20,7 @@ interface EchoServer {
 }
 
 async function startEchoServer(): Promise<EchoServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', ECHO_SERVER], {
+  const child = spawn(process.execPath, ['--import', 'tsx', ECHO_SERVER, '--exit-with-parent'], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });

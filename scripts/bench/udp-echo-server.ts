@@ -1,7 +1,7 @@
 // The simplest service the request path can have: a UDP counter that answers each FunctionRequest at
 // once with the key's count (body.count), per request-wire.ts. Run as its own process by
 // loadgen-overhead.ts, it gives the latency floor every other request-path benchmark is compared to.
-// Prints one JSON line {"port": N} on stdout when listening; stops on SIGTERM or when stdin closes.
+// Prints one JSON line {"port": N} on stdout when listening (PORT env var, default any); stops on SIGTERM.
 
 import dgram from 'node:dgram';
 import { encodeMessage, parseRequest } from '../../components/function-host/request-wire.ts';
@@ -39,6 +39,9 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     socket.close(() => process.exit(0));
   };
   process.on('SIGTERM', stop);
-  process.stdin.on('end', stop);
-  process.stdin.resume();
+  // A parent that spawns it passes --exit-with-parent: its stdin pipe closes when the parent dies.
+  if (process.argv.includes('--exit-with-parent')) {
+    process.stdin.on('end', stop);
+    process.stdin.resume();
+  }
 }

@@ -13,6 +13,7 @@ import { counterStateChecker } from './reply-checker.ts';
 import { formatSummary, formatTimelineTable } from './timeline-table.ts';
 import { renderLatencyHtml, renderLatencySvg } from '../plot/latency-plot.ts';
 import type { PlotMarker } from '../plot/latency-plot.ts';
+import { parseTimedLabels } from '../plot/plot-cli.ts';
 
 function positiveNumber(value: string): number {
   const number = Number(value);
@@ -27,23 +28,6 @@ export function parseTarget(value: string): { host: string; port: number } {
   if (!match || port < 1 || port > 65_535)
     throw new InvalidArgumentError(`expected host:port, got "${value}"`);
   return { host: (match[1] as string).replace(/^\[(.*)\]$/, '$1'), port };
-}
-
-function parseMarkers(value: string): PlotMarker[] {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    throw new InvalidArgumentError('expected JSON: [{"atMs": 1200, "label": "freeze"}, ...]');
-  }
-  const isMarker = (m: unknown): m is PlotMarker =>
-    typeof m === 'object' &&
-    m !== null &&
-    typeof (m as PlotMarker).atMs === 'number' &&
-    typeof (m as PlotMarker).label === 'string';
-  if (!Array.isArray(parsed) || !parsed.every(isMarker))
-    throw new InvalidArgumentError('each marker needs atMs (number) and label (string)');
-  return parsed;
 }
 
 interface CliOptions {
@@ -86,7 +70,9 @@ function buildCommand(): Command {
     .option('--json-out <file>', 'write the JSON report here')
     .option('--svg-out <file>', 'write the latency plot (SVG) here')
     .option('--html-out <file>', 'write the latency plot wrapped in HTML here')
-    .option('--markers <json>', 'events to mark on the plot: [{"atMs":1200,"label":"freeze"}]', parseMarkers)
+    .option('--markers <json>', 'events to mark on the plot: [{"atMs":1200,"label":"freeze"}]', (value) =>
+      parseTimedLabels('--markers', value, 'atMs'),
+    )
     .option('--no-table', 'do not print the per-bucket timeline');
 }
 
@@ -120,7 +106,11 @@ async function writeOutputs(report: LoadReport, options: CliOptions): Promise<vo
   if (options.htmlOut) await writeOutput(options.htmlOut, renderLatencyHtml(plot));
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** Runs the CLI; `print` receives the table and summary (stdout by default). Resolves to the exit code. */
+export async function main(
+  argv: readonly string[],
+  print: (text: string) => void = console.log,
+): Promise<number> {
   const options = buildCommand().parse(argv, { from: 'node' }).opts<CliOptions>();
   if (options.check !== 'none' && options.check !== 'counter') {
     throw new InvalidArgumentError(`--check must be counter or none, got "${String(options.check)}"`);
@@ -142,8 +132,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     onProgress: progress.update,
   });
   const report = await generator.run().finally(() => progress.stop());
-  if (options.table) console.log(formatTimelineTable(report));
-  console.log(formatSummary(report));
+  if (options.table) print(formatTimelineTable(report));
+  print(formatSummary(report));
   await writeOutputs(report, options);
   const { lost, duplicates, wrongState } = report.totals;
   return lost + duplicates + wrongState > 0 ? 1 : 0;

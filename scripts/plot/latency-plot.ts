@@ -1,8 +1,7 @@
-// Latency-over-time plot of a load run: p50, p99 and max per timeline bucket as three lines, with
-// vertical markers for events passed in (migration start, freeze, cutover, commit). Written as plain
-// SVG text (no browser, no DOM), plus an HTML page wrapping it with a marker table. Pure: callers
-// (loadgen cli.ts, benchmarks, the end-to-end runs) write the strings where they like.
-// Invariant: every piece of caller text is XML-escaped, so the output is well-formed whatever the labels.
+// Latency-over-time plot of a load run as plain SVG text (and an HTML page around it): p50, p99 and max
+// per bucket, a red dot under buckets with lost, duplicated or wrong-state requests, and dashed markers
+// for events passed in (migration start, freeze, cutover, commit). Pure; loadgen and plot CLIs write it.
+// Invariant: all caller text is XML-escaped, so the output is well-formed whatever the labels.
 
 export interface LatencyPoint {
   /** Bucket start, ms after the run's start. */
@@ -12,6 +11,10 @@ export interface LatencyPoint {
   readonly maxMs: number;
   /** Replies in the bucket; a bucket with none is drawn as a gap, not as zero latency. */
   readonly replied?: number;
+  /** Faults of the bucket's requests; any above zero puts a red mark under the bucket. */
+  readonly lost?: number;
+  readonly duplicates?: number;
+  readonly wrongState?: number;
 }
 
 export interface PlotMarker {
@@ -38,6 +41,7 @@ const SERIES = [
   { field: 'maxMs', name: 'max', color: '#d62728' },
 ] as const;
 const MARKER_COLOR = '#555555';
+const FAULT_COLOR = '#d62728';
 
 export function escapeXml(text: string): string {
   return text.replace(
@@ -190,6 +194,24 @@ export function renderLatencySvg(options: LatencyPlotOptions): string {
         `<path class="series-${series.name}" d="${d}" fill="none" stroke="${series.color}" stroke-width="1.5"/>`,
       );
     }
+  }
+
+  for (const bucket of buckets) {
+    const faults = {
+      lost: bucket.lost ?? 0,
+      duplicates: bucket.duplicates ?? 0,
+      wrongState: bucket.wrongState ?? 0,
+    };
+    if (faults.lost + faults.duplicates + faults.wrongState === 0) continue;
+    const px = xOfPoint(bucket).toFixed(1);
+    const what = Object.entries(faults)
+      .filter(([, count]) => count > 0)
+      .map(([kind, count]) => `${count} ${kind}`)
+      .join(', ');
+    parts.push(
+      `<g class="fault"><circle cx="${px}" cy="${bottom - 5}" r="4" fill="${FAULT_COLOR}"/>` +
+        `<title>${escapeXml(`${bucket.startMs} ms: ${what}`)}</title></g>`,
+    );
   }
 
   markers.forEach((marker, index) => {
