@@ -1,0 +1,106 @@
+// Cutover option 2 of the design, in the network: the target sends CLAIM(service, epoch) to the data
+// plane and waits for CLAIM_ACCEPTED; CLAIM_STALE means a newer owner is in force (fenced: abort).
+// The CLAIM is resent until answered or timed out, since UDP may lose it or its answer.
+// Invariant: ownership is taken only on an answer for this service at exactly this epoch.
+import { EdgeShiftError } from '../../components/common/errors.ts';
+import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
+import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
+import type { Clock } from '../clock.ts';
+import type { CutoverMethod, OwnershipChange } from './cutover-method.ts';
+import type { DataPlaneLink } from './data-plane-link.ts';
+
+export interface InNetworkCutoverOptions {
+  readonly link: DataPlaneLink;
+  /** This node's id in the data plane's tables (1..NODE_COUNT-1). */
+  readonly nodeNumber: number;
+  readonly clock: Clock;
+  /** Resend the CLAIM this often until answered. */
+  readonly retransmitMs: number;
+}
+
+type ClaimAnswer = 'accepted' | { readonly staleOwner: number; readonly staleEpoch: number };
+
+/** Reads an answer to our CLAIM out of a header, or undefined when the header is about something else. */
+function answerTo(
+  header: EdgeShiftHeader,
+  change: OwnershipChange,
+  nodeNumber: number,
+): ClaimAnswer | undefined {
+  if (header.serviceId !== change.serviceId) return undefined;
+  if (header.type === PacketType.CLAIM_ACCEPTED && header.epoch === change.epoch) return 'accepted';
+  if (header.type !== PacketType.CLAIM_STALE) return undefined;
+  // Our own CLAIM resent after it was accepted comes back stale, naming us at our epoch: that is a yes.
+  if (header.targetNodeId === nodeNumber && header.epoch === change.epoch) return 'accepted';
+  return { staleOwner: header.targetNodeId, staleEpoch: header.epoch };
+}
+
+export class InNetworkCutover implements CutoverMethod {
+  readonly kind = 'in-network' as const;
+  private readonly options: InNetworkCutoverOptions;
+
+  constructor(options: InNetworkCutoverOptions) {
+    this.options = options;
+  }
+
+  takeOwnership(change: OwnershipChange, timeoutMs: number): Promise<void> {
+    const { link, clock, nodeNumber, retransmitMs } = this.options;
+    return new Promise<void>((resolve, reject) => {
+      const sendClaim = (): void => {
+        link
+          .send({
+            type: PacketType.CLAIM,
+            nodeId: nodeNumber,
+            serviceId: change.serviceId,
+            sequence: link.nextSequence(),
+            epoch: change.epoch,
+            cpuLoadBp: 0,
+            memLoadBp: 0,
+            inflightRequests: 0,
+            targetNodeId: nodeNumber,
+          })
+          .catch(() => undefined); // a lost send is a lost datagram: the retransmit covers it
+      };
+      const finish = (error?: Error): void => {
+        unsubscribe();
+        clock.clearTimer(deadline);
+        clock.clearTimer(retransmit);
+        if (error) reject(error);
+        else resolve();
+      };
+      const unsubscribe = link.subscribe((header) => {
+        const answer = answerTo(header, change, nodeNumber);
+        if (answer === undefined) return;
+        if (answer === 'accepted') return finish();
+        finish(
+          new EdgeShiftError(
+            'ERR_MIGRATION_STALE_EPOCH',
+            `CLAIM of service ${change.serviceId} at epoch ${change.epoch} is stale: node ${answer.staleOwner} owns it at epoch ${answer.staleEpoch}`,
+            {
+              context: { migrationId: change.migrationId, serviceId: change.serviceId, epoch: change.epoch },
+            },
+          ),
+        );
+      });
+      const deadline = clock.setTimer(() => {
+        finish(
+          new EdgeShiftError(
+            'ERR_MIGRATION_TIMEOUT',
+            `no answer to CLAIM of service ${change.serviceId} within ${timeoutMs} ms`,
+            {
+              context: { step: 'claim', migrationId: change.migrationId, timeoutMs },
+            },
+          ),
+        );
+      }, timeoutMs);
+      let retransmit = clock.setTimer(function again() {
+        sendClaim();
+        retransmit = clock.setTimer(again, retransmitMs);
+      }, retransmitMs);
+      sendClaim();
+    });
+  }
+
+  followOwnership(): Promise<void> {
+    return Promise.resolve(); // the data plane already steers every node's traffic
+  }
+}

@@ -1,0 +1,30 @@
+// Cutover option 1 of the design, by reconfiguration: the upstream route of the service is changed
+// through the local function host's setRoute op, which persists it with Greengrass IPC
+// UpdateConfiguration and applies it on its SubscribeToConfigurationUpdate event. The target sets its
+// route first (takeOwnership), then the source (followOwnership), both to the new owner at the new epoch.
+import type { FunctionHostControl } from '../../components/function-host/function-host-api.ts';
+import type { CutoverMethod, OwnershipChange } from './cutover-method.ts';
+
+export class ReconfigurationCutover implements CutoverMethod {
+  readonly kind = 'reconfiguration' as const;
+  private readonly host: FunctionHostControl;
+
+  constructor(host: FunctionHostControl) {
+    this.host = host;
+  }
+
+  async takeOwnership(change: OwnershipChange, timeoutMs: number): Promise<void> {
+    await this.setRoute(change, timeoutMs);
+  }
+
+  async followOwnership(change: OwnershipChange, timeoutMs: number): Promise<void> {
+    await this.setRoute(change, timeoutMs);
+  }
+
+  private async setRoute(change: OwnershipChange, timeoutMs: number): Promise<void> {
+    await this.host.call(
+      { op: 'setRoute', service: change.service, owner: change.newOwner, epoch: change.epoch },
+      timeoutMs,
+    );
+  }
+}

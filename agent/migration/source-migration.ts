@@ -1,0 +1,495 @@
+// The source side of one migration: prepare on the target, stream the snapshot in checksummed
+// chunks, pre-copy deltas until they are small, freeze, send the last delta, have the target activate
+// (checksums must match) and cut over, then hand over buffered requests and commit.
+// Invariant: a failure before CUT_OVER leaves the source serving (resume processes everything it
+// buffered) and tells the target to drop its partial state; a failure after CUT_OVER completes forward.
+import { createHash } from 'node:crypto';
+
+import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
+import type { Logger } from '../../components/common/logger.ts';
+import type {
+  FunctionHostControl,
+  FunctionHostRequest,
+  FunctionHostResponses,
+  UdpAddress,
+} from '../../components/function-host/function-host-api.ts';
+import { withTimeout, type Clock } from '../clock.ts';
+import type { CutoverKind, CutoverMethod, OwnershipChange } from '../cutover/cutover-method.ts';
+import type { PeerClient } from '../peer-client.ts';
+import { MigrationRun, MigrationState as S, type TransitionRecord } from './migration-state.ts';
+
+/** Step timeouts of a migration, each in milliseconds. */
+export interface MigrationTimeouts {
+  readonly prepareMs: number;
+  /** The whole snapshot stream. */
+  readonly transferMs: number;
+  readonly deltaMs: number;
+  readonly freezeMs: number;
+  readonly activateMs: number;
+  readonly cutoverMs: number;
+  readonly handOverMs: number;
+  readonly commitMs: number;
+  readonly abortMs: number;
+  /** One function host control call (readExportChunk, nextDelta, ...). */
+  readonly hostCallMs: number;
+}
+
+export interface MigrationSettings {
+  readonly chunkBytes: number;
+  /** Pre-copy stops once a delta is smaller than this... */
+  readonly deltaThresholdBytes: number;
+  /** ...or after this many rounds, whichever comes first. */
+  readonly maxDeltaRounds: number;
+  /** Attempts of each step after the cutover (they must eventually succeed). */
+  readonly completeForwardAttempts: number;
+  readonly timeouts: MigrationTimeouts;
+}
+
+export interface SourceMigrationPlan {
+  readonly migrationId: string;
+  readonly service: string;
+  readonly serviceId: number;
+  readonly isStateful: boolean;
+  /** The epoch the source owns the service at; the target will own it at epoch + 1. */
+  readonly currentEpoch: number;
+  readonly sourceNodeId: string;
+  readonly targetNodeId: string;
+  readonly cutover: CutoverKind;
+  /** Where this node's function host takes the service's requests. */
+  readonly sourceEndpoint: UdpAddress;
+}
+
+/** The peer calls the source makes (PeerClient, or anything with the same shape). */
+export type SourcePeer = Pick<
+  PeerClient,
+  'prepare' | 'openStateStream' | 'applyDelta' | 'activate' | 'cutover' | 'commit' | 'abort'
+>;
+
+export interface SourceMigrationDeps {
+  readonly host: FunctionHostControl;
+  readonly peer: SourcePeer;
+  readonly cutover: CutoverMethod;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly settings: MigrationSettings;
+}
+
+export type MigrationOutcome = 'committed' | 'aborted';
+
+export interface MigrationResult {
+  readonly migrationId: string;
+  readonly service: string;
+  readonly sourceNodeId: string;
+  readonly targetNodeId: string;
+  readonly epoch: number;
+  readonly cutover: CutoverKind;
+  readonly outcome: MigrationOutcome;
+  readonly abortReason?: { readonly code: string; readonly message: string };
+  readonly snapshotBytes: number;
+  readonly chunkCount: number;
+  readonly deltaRounds: number;
+  readonly deltaBytes: number;
+  readonly transferMs: number;
+  /** From the freeze until buffered requests were handed over (or resumed, on abort). */
+  readonly freezeWindowMs: number;
+  /** The Cutover step alone (CLAIM round trip, or route update). */
+  readonly cutoverMs: number;
+  readonly totalMs: number;
+  readonly bufferedRequests: number;
+  readonly forwardedRequests: number;
+  readonly transitions: readonly TransitionRecord[];
+}
+
+function sha256(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** Mutable measurements gathered while the migration runs. */
+interface Measurements {
+  snapshotBytes: number;
+  chunkCount: number;
+  deltaRounds: number;
+  deltaBytes: number;
+  transferMs: number;
+  freezeStartMs?: number;
+  freezeWindowMs: number;
+  cutoverMs: number;
+  bufferedRequests: number;
+  forwardedRequests: number;
+  targetEndpoint?: UdpAddress;
+}
+
+export class SourceMigration {
+  readonly run: MigrationRun;
+  private readonly plan: SourceMigrationPlan;
+  private readonly deps: SourceMigrationDeps;
+  private readonly measured: Measurements = {
+    snapshotBytes: 0,
+    chunkCount: 0,
+    deltaRounds: 0,
+    deltaBytes: 0,
+    transferMs: 0,
+    freezeWindowMs: 0,
+    cutoverMs: 0,
+    bufferedRequests: 0,
+    forwardedRequests: 0,
+  };
+
+  constructor(plan: SourceMigrationPlan, deps: SourceMigrationDeps) {
+    this.plan = plan;
+    this.deps = deps;
+    this.run = new MigrationRun(
+      {
+        migrationId: plan.migrationId,
+        service: plan.service,
+        role: 'source',
+        epoch: plan.currentEpoch + 1,
+        peerNodeId: plan.targetNodeId,
+      },
+      deps.log,
+      () => deps.clock.nowMs(),
+    );
+  }
+
+  get epoch(): number {
+    return this.run.identity.epoch;
+  }
+
+  /** Runs the migration to COMMITTED or ABORTED; never rejects. */
+  async execute(): Promise<MigrationResult> {
+    const startedMs = this.deps.clock.nowMs();
+    let abortReason: MigrationResult['abortReason'];
+    try {
+      await this.moveUntilCutover();
+    } catch (err) {
+      if (!this.run.isPastCutover) {
+        abortReason = {
+          code: (err as { code?: string }).code ?? 'ERR_UNKNOWN',
+          message: (err as Error).message,
+        };
+        await this.abort(err);
+      }
+    }
+    if (this.run.isPastCutover) await this.completeForward();
+    return this.result(startedMs, abortReason);
+  }
+
+  private async moveUntilCutover(): Promise<void> {
+    const { plan, deps } = this;
+    const { timeouts } = deps.settings;
+    const exported = plan.isStateful
+      ? await this.host({
+          op: 'beginExport',
+          service: plan.service,
+          migrationId: plan.migrationId,
+          chunkBytes: deps.settings.chunkBytes,
+        })
+      : undefined;
+    this.measured.snapshotBytes = exported?.snapshotBytes ?? 0;
+    this.measured.chunkCount = exported?.chunkCount ?? 0;
+    const prepared = await this.step(
+      'prepare',
+      deps.peer.prepare(
+        {
+          migration_id: plan.migrationId,
+          service: plan.service,
+          service_id: plan.serviceId,
+          epoch: this.epoch,
+          source_node_id: plan.sourceNodeId,
+          is_stateful: plan.isStateful,
+          snapshot_bytes: this.measured.snapshotBytes,
+          chunk_count: this.measured.chunkCount,
+          cutover: plan.cutover,
+        },
+        timeouts.prepareMs,
+      ),
+      timeouts.prepareMs,
+    );
+    this.measured.targetEndpoint = prepared.request_endpoint;
+    if (exported !== undefined && exported.chunkCount > 0) await this.transferSnapshot(exported.chunkCount);
+    if (plan.isStateful) await this.preCopyDeltas();
+    await this.freezeAndSendLastDelta();
+    await this.activateOnTarget();
+    await this.cutOver();
+  }
+
+  private async transferSnapshot(chunkCount: number): Promise<void> {
+    const { plan, deps } = this;
+    this.run.transition([S.PREPARING], S.TRANSFERRING_SNAPSHOT);
+    const startedMs = deps.clock.nowMs();
+    const stream = deps.peer.openStateStream(deps.settings.timeouts.transferMs);
+    const send = async (): Promise<void> => {
+      const total = createHash('sha256');
+      for (let index = 0; index < chunkCount; index += 1) {
+        const chunk = await this.host({
+          op: 'readExportChunk',
+          service: plan.service,
+          migrationId: plan.migrationId,
+          index,
+        });
+        const data = asBuffer(chunk.data);
+        total.update(data);
+        const isLast = index === chunkCount - 1;
+        // write() resolves only when the stream can take more: at most one chunk waits in memory here.
+        await stream.write({
+          migration_id: plan.migrationId,
+          index,
+          data,
+          chunk_sha256: sha256(data),
+          is_last: isLast,
+          total_sha256: isLast ? total.digest() : EMPTY,
+        });
+      }
+      await stream.finish();
+    };
+    await this.step('transfer', send(), deps.settings.timeouts.transferMs, () => stream.cancel());
+    this.measured.transferMs = deps.clock.nowMs() - startedMs;
+    this.run.transition([S.TRANSFERRING_SNAPSHOT], S.COPYING_DELTAS);
+  }
+
+  private async preCopyDeltas(): Promise<void> {
+    if (this.run.state === S.PREPARING) this.run.transition([S.PREPARING], S.COPYING_DELTAS);
+    const { deltaThresholdBytes, maxDeltaRounds } = this.deps.settings;
+    for (let round = 1; round <= maxDeltaRounds; round += 1) {
+      const deltaBytes = await this.sendDelta(false);
+      if (deltaBytes < deltaThresholdBytes) return;
+    }
+  }
+
+  /** Takes the next delta from the host and applies it on the target; returns its size. */
+  private async sendDelta(isFinal: boolean): Promise<number> {
+    const { plan, deps } = this;
+    const taken = await this.host({ op: 'nextDelta', service: plan.service, migrationId: plan.migrationId });
+    const delta = asBuffer(taken.delta);
+    const round = this.measured.deltaRounds + 1;
+    await this.step(
+      'delta',
+      deps.peer.applyDelta(
+        { migration_id: plan.migrationId, round, delta, delta_sha256: sha256(delta), is_final: isFinal },
+        deps.settings.timeouts.deltaMs,
+      ),
+      deps.settings.timeouts.deltaMs,
+    );
+    this.measured.deltaRounds = round;
+    this.measured.deltaBytes += delta.byteLength;
+    return delta.byteLength;
+  }
+
+  private expectedChecksum = '';
+
+  private async freezeAndSendLastDelta(): Promise<void> {
+    const { plan, deps } = this;
+    this.run.transition([S.PREPARING, S.COPYING_DELTAS], S.FROZEN);
+    this.measured.freezeStartMs = deps.clock.nowMs();
+    const frozen = await this.step(
+      'freeze',
+      this.host({ op: 'freeze', service: plan.service, migrationId: plan.migrationId }),
+      deps.settings.timeouts.freezeMs,
+    );
+    this.measured.bufferedRequests = frozen.bufferedRequests;
+    this.expectedChecksum = plan.isStateful ? frozen.stateChecksum : '';
+    if (plan.isStateful) await this.sendDelta(true);
+  }
+
+  private async activateOnTarget(): Promise<void> {
+    const { plan, deps } = this;
+    this.run.transition([S.FROZEN], S.ACTIVATING);
+    const activated = await this.step(
+      'activate',
+      deps.peer.activate(
+        { migration_id: plan.migrationId, epoch: this.epoch, expected_state_checksum: this.expectedChecksum },
+        deps.settings.timeouts.activateMs,
+      ),
+      deps.settings.timeouts.activateMs,
+    );
+    if (plan.isStateful && activated.state_checksum !== this.expectedChecksum) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_CHECKSUM_MISMATCH',
+        `target state ${activated.state_checksum} differs from source state ${this.expectedChecksum}`,
+        { context: { migrationId: plan.migrationId } },
+      );
+    }
+    this.run.transition([S.ACTIVATING], S.ACTIVATED);
+  }
+
+  private async cutOver(): Promise<void> {
+    const { plan, deps } = this;
+    this.run.transition([S.ACTIVATED], S.CUTTING_OVER);
+    const startedMs = deps.clock.nowMs();
+    const request = {
+      migration_id: plan.migrationId,
+      epoch: this.epoch,
+      source_request_endpoint: plan.sourceEndpoint,
+    };
+    try {
+      await this.step(
+        'cutover',
+        deps.peer.cutover(request, deps.settings.timeouts.cutoverMs),
+        deps.settings.timeouts.cutoverMs,
+      );
+    } catch (err) {
+      if (!(await this.targetKeptTheService(err))) throw err;
+    }
+    this.measured.cutoverMs = deps.clock.nowMs() - startedMs;
+    this.run.transition([S.CUTTING_OVER], S.CUT_OVER);
+  }
+
+  /**
+   * After a cutover call that failed without a clear answer (timeout, link cut), ask the target what
+   * happened: an Abort is answered 'kept' when its cutover went through, and then we complete forward.
+   */
+  private async targetKeptTheService(err: unknown): Promise<boolean> {
+    const isDefiniteRefusal =
+      !hasErrorCode(err, 'ERR_PEER_UNREACHABLE') && !hasErrorCode(err, 'ERR_MIGRATION_TIMEOUT');
+    if (isDefiniteRefusal) return false;
+    try {
+      const answer = await this.deps.peer.abort(
+        { migration_id: this.plan.migrationId, reason: 'cutover outcome unknown' },
+        this.deps.settings.timeouts.abortMs,
+      );
+      return answer.outcome === 'kept';
+    } catch {
+      this.deps.log.error('cutover outcome unknown and target unreachable: the source resumes', {
+        migrationId: this.plan.migrationId,
+      });
+      return false;
+    }
+  }
+
+  private async completeForward(): Promise<void> {
+    const { plan, deps } = this;
+    const change: OwnershipChange = {
+      migrationId: plan.migrationId,
+      service: plan.service,
+      serviceId: plan.serviceId,
+      epoch: this.epoch,
+      newOwner: this.measured.targetEndpoint ?? plan.sourceEndpoint,
+      oldOwner: plan.sourceEndpoint,
+    };
+    await this.untilDone('followOwnership', () =>
+      deps.cutover.followOwnership(change, deps.settings.timeouts.cutoverMs),
+    );
+    this.run.transition([S.CUT_OVER], S.HANDING_OVER);
+    const handedOver = await this.untilDone('handOver', () =>
+      this.host({
+        op: 'handOver',
+        service: plan.service,
+        migrationId: plan.migrationId,
+        epoch: this.epoch,
+        newOwner: change.newOwner,
+      }),
+    );
+    this.measured.forwardedRequests = handedOver?.forwardedRequests ?? 0;
+    this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? deps.clock.nowMs());
+    // The target commits by itself when the source falls silent, so a lost Commit is harmless.
+    await this.untilDone('commit', () =>
+      deps.peer.commit(
+        { migration_id: plan.migrationId, service: plan.service },
+        deps.settings.timeouts.commitMs,
+      ),
+    );
+    if (plan.isStateful) {
+      await this.untilDone('dropState', () =>
+        this.host({ op: 'dropState', service: plan.service, migrationId: plan.migrationId }),
+      );
+    }
+    this.run.transition([S.HANDING_OVER], S.COMMITTED);
+  }
+
+  private async abort(cause: unknown): Promise<void> {
+    const { plan, deps } = this;
+    const wasFrozen = this.measured.freezeStartMs !== undefined;
+    this.run.transition([this.run.state], S.ABORTING);
+    deps.log.warn('migration aborted before cutover: the source keeps serving', {
+      migrationId: plan.migrationId,
+      err: cause,
+    });
+    if (wasFrozen) {
+      await this.untilDone('resume', () =>
+        this.host({ op: 'resume', service: plan.service, migrationId: plan.migrationId }),
+      );
+      this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? 0);
+    }
+    try {
+      await withTimeout(
+        deps.clock,
+        deps.peer.abort(
+          { migration_id: plan.migrationId, reason: (cause as Error).message ?? 'aborted' },
+          deps.settings.timeouts.abortMs,
+        ),
+        deps.settings.timeouts.abortMs,
+        'abort',
+      );
+    } catch (err) {
+      // The target drops its partial state by itself once the source falls silent (idle timeout).
+      deps.log.warn('target not told of the abort', { migrationId: plan.migrationId, err });
+    }
+    this.run.transition([S.ABORTING], S.ABORTED);
+  }
+
+  /** Repeats `work` until it succeeds or the attempts run out (steps after the cutover). */
+  private async untilDone<T>(step: string, work: () => Promise<T>): Promise<T | undefined> {
+    const { completeForwardAttempts, timeouts } = this.deps.settings;
+    for (let attempt = 1; attempt <= completeForwardAttempts; attempt += 1) {
+      try {
+        return await withTimeout(this.deps.clock, work(), timeouts.handOverMs, step);
+      } catch (err) {
+        this.deps.log.warn('step failed, retrying', {
+          step,
+          attempt,
+          migrationId: this.plan.migrationId,
+          err,
+        });
+      }
+    }
+    this.deps.log.error('step failed on every attempt', { step, migrationId: this.plan.migrationId });
+    return undefined;
+  }
+
+  private host<Op extends FunctionHostRequest['op']>(
+    request: Extract<FunctionHostRequest, { op: Op }>,
+  ): Promise<FunctionHostResponses[Op]> {
+    const { hostCallMs } = this.deps.settings.timeouts;
+    return withTimeout(this.deps.clock, this.deps.host.call(request, hostCallMs), hostCallMs, request.op, {
+      context: { migrationId: this.plan.migrationId },
+    });
+  }
+
+  private step<T>(name: string, work: Promise<T>, timeoutMs: number, onTimeout?: () => void): Promise<T> {
+    return withTimeout(this.deps.clock, work, timeoutMs, name, {
+      context: { migrationId: this.plan.migrationId },
+      ...(onTimeout ? { onTimeout } : {}),
+    });
+  }
+
+  private result(startedMs: number, abortReason: MigrationResult['abortReason']): MigrationResult {
+    const { plan, measured } = this;
+    return {
+      migrationId: plan.migrationId,
+      service: plan.service,
+      sourceNodeId: plan.sourceNodeId,
+      targetNodeId: plan.targetNodeId,
+      epoch: this.epoch,
+      cutover: plan.cutover,
+      outcome: this.run.state === S.COMMITTED ? 'committed' : 'aborted',
+      ...(abortReason ? { abortReason } : {}),
+      snapshotBytes: measured.snapshotBytes,
+      chunkCount: measured.chunkCount,
+      deltaRounds: measured.deltaRounds,
+      deltaBytes: measured.deltaBytes,
+      transferMs: measured.transferMs,
+      freezeWindowMs: measured.freezeWindowMs,
+      cutoverMs: measured.cutoverMs,
+      totalMs: this.deps.clock.nowMs() - startedMs,
+      bufferedRequests: measured.bufferedRequests,
+      forwardedRequests: measured.forwardedRequests,
+      transitions: this.run.transitions,
+    };
+  }
+}

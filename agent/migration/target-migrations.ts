@@ -1,0 +1,422 @@
+// The target side of migrations: serves Prepare, TransferState, ApplyDelta, Activate, Cutover, Commit
+// and Abort for every move into this node, verifying each chunk and delta by SHA-256 and the imported
+// state by the source's checksum, and driving the local function host through FunctionHostControl.
+// Invariant: before CUT_OVER any failure, abort or silence (idle timeout) drops the partial state;
+// from CUT_OVER on the target keeps the service whatever happens (the move completes forward).
+import { createHash } from 'node:crypto';
+
+import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
+import type { Logger } from '../../components/common/logger.ts';
+import type {
+  FunctionHostControl,
+  FunctionHostRequest,
+  FunctionHostResponses,
+  UdpAddress,
+} from '../../components/function-host/function-host-api.ts';
+import { withTimeout, type Clock, type TimerHandle } from '../clock.ts';
+import type { CutoverKind, CutoverMethod } from '../cutover/cutover-method.ts';
+import type {
+  AbortRequestMessage,
+  AbortResponseMessage,
+  ActivateRequestMessage,
+  ActivateResponseMessage,
+  CutoverRequestMessage,
+  CutoverResponseMessage,
+  DeltaRequestMessage,
+  DeltaResponseMessage,
+  MigrationRefMessage,
+  MigrationStatusMessage,
+  PrepareRequestMessage,
+  PrepareResponseMessage,
+  StateChunkMessage,
+  TransferSummaryMessage,
+} from '../peer-proto.ts';
+import type { PeerCaller } from '../peer-server.ts';
+import { MigrationRun, MigrationState as S } from './migration-state.ts';
+
+export interface TargetServiceInfo {
+  readonly serviceId: number;
+  readonly cutover: CutoverKind;
+  /** Where this node's function host takes the service's requests. */
+  readonly requestEndpoint: UdpAddress;
+}
+
+export interface TargetMigrationsOptions {
+  readonly nodeId: string;
+  readonly host: FunctionHostControl;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly lookupService: (service: string) => TargetServiceInfo | undefined;
+  readonly cutoverMethod: (kind: CutoverKind) => CutoverMethod;
+  /** Silence from the source this long ends the migration (drop before cutover, keep after). */
+  readonly idleTimeoutMs: number;
+  readonly hostCallTimeoutMs: number;
+  readonly cutoverTimeoutMs: number;
+}
+
+interface TargetSession {
+  readonly run: MigrationRun;
+  readonly serviceId: number;
+  readonly cutover: CutoverKind;
+  readonly requestEndpoint: UdpAddress;
+  readonly sourceNodeId: string;
+  idleTimer?: TimerHandle;
+  pendingCutover?: Promise<void>;
+  chunksReceived: number;
+  bytesReceived: number;
+  lastDeltaRound: number;
+}
+
+function sha256(data: Uint8Array): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+function checksumMismatch(migrationId: string, what: string): EdgeShiftError {
+  return new EdgeShiftError(
+    'ERR_MIGRATION_CHECKSUM_MISMATCH',
+    `migration ${migrationId}: ${what} does not match its checksum`,
+    {
+      context: { migrationId, what },
+    },
+  );
+}
+
+export class TargetMigrations {
+  private readonly options: TargetMigrationsOptions;
+  private readonly sessions = new Map<string, TargetSession>();
+  /** Finished migrations (id → final state), so a late Abort or Commit gets a truthful answer. */
+  private readonly finished = new Map<string, S>();
+
+  constructor(options: TargetMigrationsOptions) {
+    this.options = options;
+  }
+
+  /** True while any migration into this node is in progress for `service`. */
+  isBusy(service: string): boolean {
+    return [...this.sessions.values()].some((session) => session.run.identity.service === service);
+  }
+
+  status(): MigrationStatusMessage[] {
+    return [...this.sessions.values()].map(({ run }) => ({
+      migration_id: run.identity.migrationId,
+      service: run.identity.service,
+      role: 'target',
+      state: run.state,
+      epoch: run.identity.epoch,
+      peer_node_id: run.identity.peerNodeId,
+    }));
+  }
+
+  async prepare(request: PrepareRequestMessage, caller: PeerCaller): Promise<PrepareResponseMessage> {
+    const info = this.options.lookupService(request.service);
+    const context = { migrationId: request.migration_id, service: request.service };
+    if (info === undefined) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_UNKNOWN_SERVICE',
+        `service '${request.service}' is not configured on ${this.options.nodeId}`,
+        { context },
+      );
+    }
+    if (this.isBusy(request.service) || this.sessions.has(request.migration_id)) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_BUSY',
+        `a migration of '${request.service}' into ${this.options.nodeId} is in progress`,
+        { context },
+      );
+    }
+    const run = new MigrationRun(
+      {
+        migrationId: request.migration_id,
+        service: request.service,
+        role: 'target',
+        epoch: request.epoch,
+        peerNodeId: caller.nodeId,
+      },
+      this.options.log,
+      () => this.options.clock.nowMs(),
+    );
+    const session: TargetSession = {
+      run,
+      serviceId: info.serviceId,
+      cutover: info.cutover,
+      requestEndpoint: info.requestEndpoint,
+      sourceNodeId: caller.nodeId,
+      chunksReceived: 0,
+      bytesReceived: 0,
+      lastDeltaRound: 0,
+    };
+    this.sessions.set(request.migration_id, session);
+    try {
+      await this.callHost({
+        op: 'beginImport',
+        service: request.service,
+        migrationId: request.migration_id,
+        epoch: request.epoch,
+      });
+    } catch (err) {
+      await this.abortLocally(session, 'beginImport failed');
+      throw err;
+    }
+    this.touch(session);
+    return { target_node_id: this.options.nodeId, request_endpoint: info.requestEndpoint };
+  }
+
+  async transferState(
+    chunks: AsyncIterable<StateChunkMessage>,
+    caller: PeerCaller,
+  ): Promise<TransferSummaryMessage> {
+    let session: TargetSession | undefined;
+    const total = createHash('sha256');
+    try {
+      for await (const chunk of chunks) {
+        if (session === undefined) {
+          session = this.sessionFor(chunk.migration_id, caller);
+          session.run.transition([S.PREPARING], S.TRANSFERRING_SNAPSHOT);
+        }
+        this.touch(session);
+        await this.importChunk(session, chunk, total);
+        if (chunk.is_last) {
+          if (!total.digest().equals(chunk.total_sha256))
+            throw checksumMismatch(chunk.migration_id, 'the snapshot as a whole');
+          session.run.transition([S.TRANSFERRING_SNAPSHOT], S.COPYING_DELTAS);
+          return { chunks_received: session.chunksReceived, bytes_received: session.bytesReceived };
+        }
+      }
+    } catch (err) {
+      // A bad chunk ends the migration here; a broken stream waits for the source's Abort or the idle timeout.
+      if (session !== undefined && hasErrorCode(err, 'ERR_MIGRATION_CHECKSUM_MISMATCH'))
+        await this.abortLocally(session, 'bad chunk');
+      throw err;
+    }
+    throw new EdgeShiftError('ERR_PEER_BAD_MESSAGE', 'the state stream ended before its last chunk', {
+      context: { migrationId: session?.run.identity.migrationId ?? '' },
+    });
+  }
+
+  async applyDelta(request: DeltaRequestMessage, caller: PeerCaller): Promise<DeltaResponseMessage> {
+    const session = this.sessionFor(request.migration_id, caller);
+    this.touch(session);
+    if (session.run.state === S.PREPARING) session.run.transition([S.PREPARING], S.COPYING_DELTAS);
+    if (!session.run.isIn(S.COPYING_DELTAS)) {
+      session.run.transition([S.COPYING_DELTAS], S.COPYING_DELTAS); // throws: names the state it is in
+    }
+    if (request.round !== session.lastDeltaRound + 1) {
+      throw new EdgeShiftError(
+        'ERR_PEER_BAD_MESSAGE',
+        `delta round ${request.round} after round ${session.lastDeltaRound}`,
+        {
+          context: { migrationId: request.migration_id },
+        },
+      );
+    }
+    if (!sha256(request.delta).equals(request.delta_sha256)) {
+      await this.abortLocally(session, 'bad delta');
+      throw checksumMismatch(request.migration_id, `delta round ${request.round}`);
+    }
+    await this.callHost({
+      op: 'importDelta',
+      service: session.run.identity.service,
+      migrationId: request.migration_id,
+      delta: request.delta,
+    });
+    session.lastDeltaRound = request.round;
+    return { round: request.round };
+  }
+
+  async activate(request: ActivateRequestMessage, caller: PeerCaller): Promise<ActivateResponseMessage> {
+    const session = this.sessionFor(request.migration_id, caller);
+    this.touch(session);
+    const { run } = session;
+    if (request.epoch !== run.identity.epoch) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_STALE_EPOCH',
+        `activate at epoch ${request.epoch}, prepared at ${run.identity.epoch}`,
+        {
+          context: { migrationId: request.migration_id },
+        },
+      );
+    }
+    run.transition([S.PREPARING, S.COPYING_DELTAS], S.ACTIVATING);
+    const activated = await this.callHost({
+      op: 'activate',
+      service: run.identity.service,
+      migrationId: request.migration_id,
+      epoch: request.epoch,
+    });
+    if (
+      request.expected_state_checksum !== '' &&
+      activated.stateChecksum !== request.expected_state_checksum
+    ) {
+      await this.abortLocally(session, 'activated state differs from the source');
+      throw checksumMismatch(request.migration_id, `activated state ${activated.stateChecksum}`);
+    }
+    run.transition([S.ACTIVATING], S.ACTIVATED);
+    return { state_checksum: activated.stateChecksum };
+  }
+
+  async cutover(request: CutoverRequestMessage, caller: PeerCaller): Promise<CutoverResponseMessage> {
+    const session = this.sessionFor(request.migration_id, caller);
+    this.touch(session);
+    const { run } = session;
+    run.transition([S.ACTIVATED], S.CUTTING_OVER);
+    const startedMs = this.options.clock.nowMs();
+    const method = this.options.cutoverMethod(session.cutover);
+    const change = {
+      migrationId: run.identity.migrationId,
+      service: run.identity.service,
+      serviceId: session.serviceId,
+      epoch: run.identity.epoch,
+      newOwner: session.requestEndpoint,
+      oldOwner: request.source_request_endpoint,
+    };
+    session.pendingCutover = method.takeOwnership(change, this.options.cutoverTimeoutMs);
+    try {
+      await session.pendingCutover;
+    } catch (err) {
+      await this.abortLocally(session, 'cutover refused');
+      throw err;
+    }
+    run.transition([S.CUTTING_OVER], S.CUT_OVER);
+    this.touch(session);
+    return { epoch: run.identity.epoch, cutover_ms: Math.round(this.options.clock.nowMs() - startedMs) };
+  }
+
+  commit(request: MigrationRefMessage, caller: PeerCaller): Promise<Record<string, never>> {
+    if (this.finished.get(request.migration_id) === S.COMMITTED) return Promise.resolve({});
+    const session = this.sessionFor(request.migration_id, caller);
+    session.run.transition([S.CUT_OVER], S.COMMITTED);
+    this.finish(session);
+    return Promise.resolve({});
+  }
+
+  async abort(request: AbortRequestMessage, caller: PeerCaller): Promise<AbortResponseMessage> {
+    const ended = this.finished.get(request.migration_id);
+    if (ended !== undefined) return { outcome: ended === S.ABORTED ? 'dropped' : 'kept' };
+    const session = this.sessionFor(request.migration_id, caller);
+    // A cutover in flight decides the answer: once the data path switched, the move completes forward.
+    await session.pendingCutover?.catch(() => undefined);
+    if (session.run.isPastCutover) return { outcome: 'kept' };
+    if (!session.run.isFinal) await this.abortLocally(session, `source aborted: ${request.reason}`);
+    return { outcome: 'dropped' };
+  }
+
+  /** Drops every migration in progress (the agent is shutting down); state past cutover is kept. */
+  async close(): Promise<void> {
+    for (const session of [...this.sessions.values()]) {
+      if (session.run.isPastCutover) this.finish(session);
+      else if (!session.run.isIn(S.CUTTING_OVER)) await this.abortLocally(session, 'agent closing');
+    }
+  }
+
+  private async importChunk(
+    session: TargetSession,
+    chunk: StateChunkMessage,
+    total: ReturnType<typeof createHash>,
+  ): Promise<void> {
+    const { migrationId, service } = session.run.identity;
+    if (chunk.migration_id !== migrationId) {
+      throw new EdgeShiftError(
+        'ERR_PEER_BAD_MESSAGE',
+        `chunk of migration ${chunk.migration_id} inside ${migrationId}`,
+        { context: { migrationId } },
+      );
+    }
+    if (chunk.index !== session.chunksReceived) {
+      throw new EdgeShiftError(
+        'ERR_PEER_BAD_MESSAGE',
+        `chunk ${chunk.index} where ${session.chunksReceived} was due`,
+        { context: { migrationId } },
+      );
+    }
+    if (!sha256(chunk.data).equals(chunk.chunk_sha256))
+      throw checksumMismatch(migrationId, `chunk ${chunk.index}`);
+    total.update(chunk.data);
+    await this.callHost({ op: 'importChunk', service, migrationId, index: chunk.index, data: chunk.data });
+    session.chunksReceived += 1;
+    session.bytesReceived += chunk.data.byteLength;
+  }
+
+  private sessionFor(migrationId: string, caller: PeerCaller): TargetSession {
+    const session = this.sessions.get(migrationId);
+    if (session === undefined) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_UNKNOWN',
+        `no migration ${migrationId} into ${this.options.nodeId}`,
+        { context: { migrationId } },
+      );
+    }
+    if (session.sourceNodeId !== caller.nodeId) {
+      throw new EdgeShiftError(
+        'ERR_PEER_UNKNOWN',
+        `migration ${migrationId} belongs to ${session.sourceNodeId}, not ${caller.nodeId}`,
+        {
+          context: { migrationId, caller: caller.nodeId },
+        },
+      );
+    }
+    return session;
+  }
+
+  private callHost<Op extends FunctionHostRequest['op']>(
+    request: Extract<FunctionHostRequest, { op: Op }>,
+  ): Promise<FunctionHostResponses[Op]> {
+    const { hostCallTimeoutMs } = this.options;
+    return withTimeout(
+      this.options.clock,
+      this.options.host.call(request, hostCallTimeoutMs),
+      hostCallTimeoutMs,
+      request.op,
+    );
+  }
+
+  /** Re-arms the idle timer: silence from the source ends the migration on the safe side. */
+  private touch(session: TargetSession): void {
+    if (session.idleTimer !== undefined) this.options.clock.clearTimer(session.idleTimer);
+    session.idleTimer = this.options.clock.setTimer(() => {
+      void this.onIdle(session);
+    }, this.options.idleTimeoutMs);
+  }
+
+  private async onIdle(session: TargetSession): Promise<void> {
+    if (session.run.isFinal || session.run.isIn(S.CUTTING_OVER)) return;
+    const { migrationId } = session.run.identity;
+    if (session.run.isPastCutover) {
+      this.options.log.warn('source went silent after cutover: completing forward', { migrationId });
+      session.run.transition([S.CUT_OVER], S.COMMITTED);
+      this.finish(session);
+      return;
+    }
+    this.options.log.warn('source went silent before cutover: dropping the partial state', { migrationId });
+    await this.abortLocally(session, 'source silent');
+  }
+
+  private async abortLocally(session: TargetSession, reason: string): Promise<void> {
+    const { run } = session;
+    if (run.isFinal || run.isIn(S.ABORTING) || run.isPastCutover) return;
+    run.transition([run.state], S.ABORTING);
+    this.options.log.warn('aborting migration into this node', {
+      migrationId: run.identity.migrationId,
+      reason,
+    });
+    try {
+      await this.callHost({
+        op: 'dropState',
+        service: run.identity.service,
+        migrationId: run.identity.migrationId,
+      });
+    } catch (err) {
+      this.options.log.error('dropState failed after an abort', {
+        migrationId: run.identity.migrationId,
+        err,
+      });
+    }
+    run.transition([S.ABORTING], S.ABORTED);
+    this.finish(session);
+  }
+
+  private finish(session: TargetSession): void {
+    if (session.idleTimer !== undefined) this.options.clock.clearTimer(session.idleTimer);
+    this.sessions.delete(session.run.identity.migrationId);
+    this.finished.set(session.run.identity.migrationId, session.run.state);
+  }
+}

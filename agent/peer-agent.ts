@@ -1,0 +1,393 @@
+// The peer agent of one node: serves the PeerAgent gRPC service (target side of moves into this
+// node, status, pull requests), starts moves out of this node (source side), and owns the clients to
+// its peers and the cutover methods. main.ts builds it from the validated configuration; the local
+// control server and ADVICE handling call migrate()/status(). Invariant: at most one migration per
+// service at a time on this node, in either direction.
+import { randomUUID } from 'node:crypto';
+
+import type * as grpc from '@grpc/grpc-js';
+
+import { EdgeShiftError } from '../components/common/errors.ts';
+import type { Logger } from '../components/common/logger.ts';
+import type {
+  FunctionHostControl,
+  FunctionSummary,
+  UdpAddress,
+} from '../components/function-host/function-host-api.ts';
+import type { Clock } from './clock.ts';
+import type { CutoverKind, CutoverMethod } from './cutover/cutover-method.ts';
+import type { DataPlaneLink } from './cutover/data-plane-link.ts';
+import { InNetworkCutover } from './cutover/in-network-cutover.ts';
+import { ReconfigurationCutover } from './cutover/reconfiguration-cutover.ts';
+import {
+  SourceMigration,
+  type MigrationResult,
+  type MigrationSettings,
+} from './migration/source-migration.ts';
+import { TargetMigrations } from './migration/target-migrations.ts';
+import { PeerClient } from './peer-client.ts';
+import type { MigrationStatusMessage } from './peer-proto.ts';
+import { startPeerServer, type PeerCaller, type PeerHandlers, type PeerServer } from './peer-server.ts';
+import type { TlsMaterial } from './peer-tls.ts';
+
+export interface AgentService {
+  readonly name: string;
+  /** Id in the data plane's tables (1..SERVICE_COUNT-1). */
+  readonly serviceId: number;
+  readonly cutover: CutoverKind;
+  /** UDP port on which this node's function host takes the service's requests. */
+  readonly port: number;
+}
+
+export interface AgentPeer {
+  readonly nodeId: string;
+  /** Id in the data plane's tables (1..NODE_COUNT-1). */
+  readonly nodeNumber: number;
+  readonly grpcAddress: string;
+}
+
+export interface PeerAgentSettings extends MigrationSettings {
+  /** A target drops an unfinished move after this much silence from the source. */
+  readonly targetIdleTimeoutMs: number;
+  readonly claimRetransmitMs: number;
+  /** Timeout of status and pull calls between agents. */
+  readonly peerCallTimeoutMs: number;
+}
+
+export interface PeerAgentOptions {
+  readonly nodeId: string;
+  readonly nodeNumber: number;
+  /** Address on which this node's function host takes requests (with each service's port). */
+  readonly requestAddress: string;
+  /** host:port for the gRPC server (port 0 picks a free one). */
+  readonly listenAddress: string;
+  readonly services: readonly AgentService[];
+  readonly peers: readonly AgentPeer[];
+  readonly host: FunctionHostControl;
+  readonly tls: TlsMaterial;
+  /** Needed when a service cuts over in-network. */
+  readonly dataPlaneLink?: DataPlaneLink;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly settings: PeerAgentSettings;
+  readonly channelOptions?: grpc.ChannelOptions;
+}
+
+export interface MigrationHandle {
+  readonly migrationId: string;
+  readonly result: Promise<MigrationResult>;
+}
+
+export interface AgentStatus {
+  readonly nodeId: string;
+  readonly functions: readonly FunctionSummary[];
+  readonly migrations: readonly MigrationStatusMessage[];
+  readonly lastResults: readonly MigrationResult[];
+}
+
+const KEPT_RESULTS = 20;
+
+export class PeerAgent {
+  readonly options: PeerAgentOptions;
+  private readonly target: TargetMigrations;
+  private readonly clients = new Map<string, PeerClient>();
+  private readonly running = new Map<string, SourceMigration>();
+  private readonly results: MigrationResult[] = [];
+  private server?: PeerServer;
+
+  private constructor(options: PeerAgentOptions) {
+    this.options = options;
+    this.target = new TargetMigrations({
+      nodeId: options.nodeId,
+      host: options.host,
+      clock: options.clock,
+      log: options.log.child('target'),
+      lookupService: (name) => {
+        const service = this.serviceNamed(name);
+        return (
+          service && {
+            serviceId: service.serviceId,
+            cutover: service.cutover,
+            requestEndpoint: this.endpointOf(service),
+          }
+        );
+      },
+      cutoverMethod: (kind) => this.cutoverMethod(kind),
+      idleTimeoutMs: options.settings.targetIdleTimeoutMs,
+      hostCallTimeoutMs: options.settings.timeouts.hostCallMs,
+      cutoverTimeoutMs: options.settings.timeouts.cutoverMs,
+    });
+  }
+
+  static async start(options: PeerAgentOptions): Promise<PeerAgent> {
+    const agent = new PeerAgent(options);
+    agent.server = await startPeerServer({
+      listenAddress: options.listenAddress,
+      tls: options.tls,
+      handlers: agent.handlers(),
+      allowedPeerNodeIds: options.peers.map((peer) => peer.nodeId),
+    });
+    return agent;
+  }
+
+  get port(): number {
+    return this.server?.port ?? 0;
+  }
+
+  /** Moves `service`, which this node must own, to `targetNodeId` (default: the only peer). */
+  migrate(service: string, targetNodeId?: string): Promise<MigrationResult> {
+    return this.startMigration(service, targetNodeId).then((handle) => handle.result);
+  }
+
+  async startMigration(serviceName: string, targetNodeId?: string): Promise<MigrationHandle> {
+    const service = this.requireService(serviceName);
+    const peer = this.resolvePeer(targetNodeId);
+    if (this.isBusy(serviceName)) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_BUSY',
+        `a migration of '${serviceName}' is in progress on ${this.options.nodeId}`,
+        {
+          context: { service: serviceName },
+        },
+      );
+    }
+    const summary = await this.summaryOf(serviceName);
+    if (summary.role !== 'owner') {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_NOT_OWNER',
+        `${this.options.nodeId} is '${summary.role}' for '${serviceName}', not its owner`,
+        {
+          context: { service: serviceName, role: summary.role },
+        },
+      );
+    }
+    const migrationId = `${serviceName}-e${summary.epoch + 1}-${randomUUID().slice(0, 8)}`;
+    const migration = new SourceMigration(
+      {
+        migrationId,
+        service: serviceName,
+        serviceId: service.serviceId,
+        isStateful: summary.isStateful,
+        currentEpoch: summary.epoch,
+        sourceNodeId: this.options.nodeId,
+        targetNodeId: peer.nodeId,
+        cutover: service.cutover,
+        sourceEndpoint: this.endpointOf(service),
+      },
+      {
+        host: this.options.host,
+        peer: this.clientFor(peer),
+        cutover: this.cutoverMethod(service.cutover),
+        clock: this.options.clock,
+        log: this.options.log.child('source'),
+        settings: this.options.settings,
+      },
+    );
+    this.running.set(serviceName, migration);
+    const result = migration.execute().then((outcome) => {
+      this.running.delete(serviceName);
+      this.results.unshift(outcome);
+      this.results.splice(KEPT_RESULTS);
+      return outcome;
+    });
+    return { migrationId, result };
+  }
+
+  /** Asks `fromNodeId` (default: the only peer) to move `service` here. */
+  async pull(
+    service: string,
+    fromNodeId?: string,
+    reason = 'pull requested',
+  ): Promise<{ migrationId: string; detail: string }> {
+    this.requireService(service);
+    const peer = this.resolvePeer(fromNodeId);
+    const answer = await this.clientFor(peer).requestMigration(
+      { service, requester_node_id: this.options.nodeId, reason },
+      this.options.settings.peerCallTimeoutMs,
+    );
+    return { migrationId: answer.migration_id, detail: answer.detail };
+  }
+
+  isBusy(service: string): boolean {
+    return this.running.has(service) || this.target.isBusy(service);
+  }
+
+  async status(): Promise<AgentStatus> {
+    const functions = await this.options.host.call(
+      { op: 'listFunctions' },
+      this.options.settings.timeouts.hostCallMs,
+    );
+    return {
+      nodeId: this.options.nodeId,
+      functions,
+      migrations: this.migrationStatus(),
+      lastResults: [...this.results],
+    };
+  }
+
+  /** Stops taking calls; moves into this node that are not past cutover are dropped. */
+  async close(): Promise<void> {
+    await this.server?.close();
+    await this.target.close();
+    for (const client of this.clients.values()) client.close();
+  }
+
+  /** Stops at once (tests use it to make a node die). */
+  destroy(): void {
+    this.server?.destroy();
+    for (const client of this.clients.values()) client.close();
+  }
+
+  private handlers(): PeerHandlers {
+    const target = this.target;
+    return {
+      prepare: (request, caller) => {
+        if (this.running.has(request.service)) {
+          return Promise.reject(
+            new EdgeShiftError(
+              'ERR_MIGRATION_BUSY',
+              `${this.options.nodeId} is moving '${request.service}' out`,
+              {
+                context: { service: request.service },
+              },
+            ),
+          );
+        }
+        return target.prepare(request, caller);
+      },
+      transferState: (chunks, caller) => target.transferState(chunks, caller),
+      applyDelta: (request, caller) => target.applyDelta(request, caller),
+      activate: (request, caller) => target.activate(request, caller),
+      cutover: (request, caller) => target.cutover(request, caller),
+      commit: (request, caller) => target.commit(request, caller),
+      abort: (request, caller) => target.abort(request, caller),
+      getStatus: () => Promise.resolve({ node_id: this.options.nodeId, migrations: this.migrationStatus() }),
+      requestMigration: (request, caller) => this.onPullRequest(request.service, caller),
+    };
+  }
+
+  private async onPullRequest(
+    service: string,
+    caller: PeerCaller,
+  ): Promise<{ accepted: boolean; migration_id: string; detail: string }> {
+    const handle = await this.startMigration(service, caller.nodeId);
+    void handle.result.then((result) =>
+      this.options.log.info('pulled migration finished', {
+        migrationId: result.migrationId,
+        outcome: result.outcome,
+      }),
+    );
+    return {
+      accepted: true,
+      migration_id: handle.migrationId,
+      detail: `moving '${service}' to ${caller.nodeId}`,
+    };
+  }
+
+  private migrationStatus(): MigrationStatusMessage[] {
+    const outgoing = [...this.running.values()].map(({ run }) => ({
+      migration_id: run.identity.migrationId,
+      service: run.identity.service,
+      role: 'source',
+      state: run.state,
+      epoch: run.identity.epoch,
+      peer_node_id: run.identity.peerNodeId,
+    }));
+    return [...outgoing, ...this.target.status()];
+  }
+
+  private cutoverMethod(kind: CutoverKind): CutoverMethod {
+    if (kind === 'reconfiguration') return new ReconfigurationCutover(this.options.host);
+    const link = this.options.dataPlaneLink;
+    if (link === undefined) {
+      throw new EdgeShiftError(
+        'ERR_CONFIG_INVALID',
+        `in-network cutover needs dataPlane in the configuration of ${this.options.nodeId}`,
+        {
+          context: { component: 'com.edgeshift.PeerAgent' },
+        },
+      );
+    }
+    return new InNetworkCutover({
+      link,
+      nodeNumber: this.options.nodeNumber,
+      clock: this.options.clock,
+      retransmitMs: this.options.settings.claimRetransmitMs,
+    });
+  }
+
+  private clientFor(peer: AgentPeer): PeerClient {
+    let client = this.clients.get(peer.nodeId);
+    if (client === undefined) {
+      client = new PeerClient({
+        peerNodeId: peer.nodeId,
+        grpcAddress: peer.grpcAddress,
+        tls: this.options.tls,
+        ...(this.options.channelOptions ? { channelOptions: this.options.channelOptions } : {}),
+      });
+      this.clients.set(peer.nodeId, client);
+    }
+    return client;
+  }
+
+  private async summaryOf(service: string): Promise<FunctionSummary> {
+    const functions = await this.options.host.call(
+      { op: 'listFunctions' },
+      this.options.settings.timeouts.hostCallMs,
+    );
+    const summary = functions.find((entry) => entry.service === service);
+    if (summary === undefined) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_UNKNOWN_SERVICE',
+        `the function host of ${this.options.nodeId} does not run '${service}'`,
+        {
+          context: { service },
+        },
+      );
+    }
+    return summary;
+  }
+
+  private serviceNamed(name: string): AgentService | undefined {
+    return this.options.services.find((service) => service.name === name);
+  }
+
+  private requireService(name: string): AgentService {
+    const service = this.serviceNamed(name);
+    if (service === undefined) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_UNKNOWN_SERVICE',
+        `service '${name}' is not configured on ${this.options.nodeId}`,
+        {
+          context: { service: name },
+        },
+      );
+    }
+    return service;
+  }
+
+  /** The peer named, or the only peer when none is named. */
+  resolvePeer(nodeId?: string): AgentPeer {
+    const { peers } = this.options;
+    const peer =
+      nodeId === undefined
+        ? peers.length === 1
+          ? peers[0]
+          : undefined
+        : peers.find((entry) => entry.nodeId === nodeId);
+    if (peer === undefined) {
+      throw new EdgeShiftError(
+        'ERR_PEER_UNKNOWN',
+        `no peer '${nodeId ?? '(none named, several configured)'}' in the configuration`,
+        {
+          context: { nodeId: nodeId ?? '' },
+        },
+      );
+    }
+    return peer;
+  }
+
+  private endpointOf(service: AgentService): UdpAddress {
+    return { address: this.options.requestAddress, port: service.port };
+  }
+}

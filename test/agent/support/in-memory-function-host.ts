@@ -1,0 +1,306 @@
+// A test double of the function host port (FunctionHostControl) for the agent's unit tests, written
+// because the real function host is built concurrently: an in-memory key-value state per service,
+// snapshots in chunks, deltas since a mark, freeze/resume/handOver with request buffering and
+// forwarding to another double, and epoch fencing. Requests are simulated by submit(); each double
+// records what it processed, buffered and forwarded, so tests can count lost and duplicated requests.
+import { createHash } from 'node:crypto';
+
+import type {
+  FunctionHostControl,
+  FunctionHostRequest,
+  FunctionHostResponses,
+  FunctionRole,
+  FunctionSummary,
+  UdpAddress,
+} from '../../../components/function-host/function-host-api.ts';
+
+export interface SimulatedRequest {
+  readonly id: string;
+  readonly key: string;
+}
+
+type Op = FunctionHostRequest['op'];
+type Fault = (request: FunctionHostRequest) => Promise<void> | void;
+
+interface ServiceSim {
+  readonly service: string;
+  readonly serviceId: number;
+  readonly isStateful: boolean;
+  role: FunctionRole;
+  epoch: number;
+  state: Map<string, Buffer>;
+  dirty?: Set<string>;
+  exportChunks?: Buffer[];
+  importParts: Buffer[];
+  isImportParsed: boolean;
+  buffered: SimulatedRequest[];
+  forwardTo?: UdpAddress;
+  route?: { owner: UdpAddress; epoch: number };
+}
+
+const hostsByEndpoint = new Map<string, InMemoryFunctionHost>();
+
+function endpointKey(endpoint: UdpAddress): string {
+  return endpoint.address; // one double per node address, whatever the service port
+}
+
+function encodeRecords(state: Map<string, Buffer>): Buffer {
+  const parts: Buffer[] = [];
+  for (const key of [...state.keys()].sort()) {
+    const keyBytes = Buffer.from(key);
+    const value = state.get(key) ?? Buffer.alloc(0);
+    const header = Buffer.alloc(8);
+    header.writeUInt32BE(keyBytes.length, 0);
+    header.writeUInt32BE(value.length, 4);
+    parts.push(header, keyBytes, value);
+  }
+  return Buffer.concat(parts);
+}
+
+function decodeRecords(bytes: Buffer): Map<string, Buffer> {
+  const state = new Map<string, Buffer>();
+  let offset = 0;
+  while (offset < bytes.length) {
+    const keyBytes = bytes.readUInt32BE(offset);
+    const valueBytes = bytes.readUInt32BE(offset + 4);
+    const key = bytes.subarray(offset + 8, offset + 8 + keyBytes).toString();
+    state.set(key, Buffer.from(bytes.subarray(offset + 8 + keyBytes, offset + 8 + keyBytes + valueBytes)));
+    offset += 8 + keyBytes + valueBytes;
+  }
+  return state;
+}
+
+export function stateChecksum(state: Map<string, Buffer>): string {
+  return createHash('sha256').update(encodeRecords(state)).digest('hex');
+}
+
+export class InMemoryFunctionHost implements FunctionHostControl {
+  readonly nodeName: string;
+  readonly endpoint: UdpAddress;
+  /** Every op called, in order. */
+  readonly calls: Op[] = [];
+  /** Request ids processed here, in order. */
+  readonly processed: string[] = [];
+  readonly forwarded: string[] = [];
+  /** Requests refused because this node neither owns nor forwards the service. */
+  readonly refused: string[] = [];
+  /** Run before an op is served: throw to fail it, never settle to hang it. */
+  readonly faults: Partial<Record<Op, Fault>> = {};
+  private readonly services = new Map<string, ServiceSim>();
+
+  constructor(nodeName: string, endpoint: UdpAddress) {
+    this.nodeName = nodeName;
+    this.endpoint = endpoint;
+    hostsByEndpoint.set(endpointKey(endpoint), this);
+  }
+
+  addService(options: {
+    service: string;
+    serviceId: number;
+    isStateful: boolean;
+    role: FunctionRole;
+    epoch: number;
+  }): void {
+    this.services.set(options.service, {
+      ...options,
+      state: new Map(),
+      importParts: [],
+      isImportParsed: false,
+      buffered: [],
+    });
+  }
+
+  /** Fills `keyCount` keys with values of `valueBytes` bytes (a large state without many requests). */
+  fill(service: string, keyCount: number, valueBytes: number): void {
+    const sim = this.sim(service);
+    for (let index = 0; index < keyCount; index += 1) {
+      sim.state.set(`fill-${index}`, Buffer.alloc(valueBytes, index % 251));
+    }
+  }
+
+  role(service: string): FunctionRole {
+    return this.sim(service).role;
+  }
+
+  epoch(service: string): number {
+    return this.sim(service).epoch;
+  }
+
+  checksum(service: string): string {
+    return stateChecksum(this.sim(service).state);
+  }
+
+  stateSize(service: string): number {
+    return this.sim(service).state.size;
+  }
+
+  bufferedCount(service: string): number {
+    return this.sim(service).buffered.length;
+  }
+
+  routeOf(service: string): { owner: UdpAddress; epoch: number } | undefined {
+    return this.sim(service).route;
+  }
+
+  /** A request arriving on the request path. */
+  submit(service: string, request: SimulatedRequest): void {
+    const sim = this.sim(service);
+    switch (sim.role) {
+      case 'owner':
+        return this.process(sim, request);
+      case 'frozen':
+        sim.buffered.push(request);
+        return;
+      case 'forwarding':
+        return this.forward(sim, request);
+      default:
+        this.refused.push(request.id);
+    }
+  }
+
+  async call<O extends Op>(
+    request: Extract<FunctionHostRequest, { op: O }>,
+    _timeoutMs: number,
+  ): Promise<FunctionHostResponses[O]> {
+    this.calls.push(request.op);
+    await this.faults[request.op]?.(request);
+    return this.serve(request) as FunctionHostResponses[O];
+  }
+
+  private serve(request: FunctionHostRequest): FunctionHostResponses[Op] {
+    if (request.op === 'listFunctions') return [...this.services.values()].map((sim) => this.summary(sim));
+    const sim = this.sim(request.service);
+    switch (request.op) {
+      case 'beginExport': {
+        const bytes = encodeRecords(sim.state);
+        sim.exportChunks = [];
+        for (let offset = 0; offset < bytes.length || offset === 0; offset += request.chunkBytes) {
+          sim.exportChunks.push(bytes.subarray(offset, offset + request.chunkBytes));
+          if (bytes.length === 0) break;
+        }
+        sim.dirty = new Set();
+        return {
+          chunkCount: sim.exportChunks.length,
+          snapshotBytes: bytes.length,
+          stateChecksum: stateChecksum(sim.state),
+        };
+      }
+      case 'readExportChunk': {
+        const data = sim.exportChunks?.[request.index];
+        if (data === undefined) throw new Error(`no export chunk ${request.index}`);
+        return { index: request.index, data, isLast: request.index === (sim.exportChunks?.length ?? 0) - 1 };
+      }
+      case 'nextDelta': {
+        const puts: Record<string, string> = {};
+        const deletes: string[] = [];
+        for (const key of sim.dirty ?? []) {
+          const value = sim.state.get(key);
+          if (value === undefined) deletes.push(key);
+          else puts[key] = value.toString('base64');
+        }
+        sim.dirty = new Set();
+        const changedKeys = Object.keys(puts).length + deletes.length;
+        return {
+          delta: changedKeys === 0 ? new Uint8Array(0) : Buffer.from(JSON.stringify({ puts, deletes })),
+          changedKeys,
+        };
+      }
+      case 'freeze':
+        sim.role = 'frozen';
+        return { bufferedRequests: sim.buffered.length, stateChecksum: stateChecksum(sim.state) };
+      case 'beginImport':
+        sim.role = 'importing';
+        sim.state = new Map();
+        sim.importParts = [];
+        sim.isImportParsed = false;
+        return {};
+      case 'importChunk':
+        if (request.index !== sim.importParts.length) throw new Error(`chunk ${request.index} out of order`);
+        sim.importParts.push(Buffer.from(request.data));
+        return {};
+      case 'importDelta':
+        this.parseImport(sim);
+        if (request.delta.byteLength > 0) this.applyDelta(sim, request.delta);
+        return {};
+      case 'activate':
+        this.parseImport(sim);
+        sim.role = 'owner';
+        sim.epoch = request.epoch;
+        return { stateChecksum: stateChecksum(sim.state) };
+      case 'handOver': {
+        if (request.epoch <= sim.epoch) throw new Error(`handOver at epoch ${request.epoch} <= ${sim.epoch}`);
+        sim.role = 'forwarding';
+        sim.forwardTo = request.newOwner;
+        const buffered = sim.buffered.splice(0);
+        for (const item of buffered) this.forward(sim, item);
+        return { forwardedRequests: buffered.length };
+      }
+      case 'resume': {
+        sim.role = 'owner';
+        const buffered = sim.buffered.splice(0);
+        for (const item of buffered) this.process(sim, item);
+        return { processedBufferedRequests: buffered.length };
+      }
+      case 'dropState':
+        sim.state = new Map();
+        sim.importParts = [];
+        if (sim.role !== 'forwarding') sim.role = 'standby';
+        return {};
+      case 'setRoute':
+        sim.route = { owner: request.owner, epoch: request.epoch };
+        return {};
+    }
+  }
+
+  private process(sim: ServiceSim, request: SimulatedRequest): void {
+    this.processed.push(request.id);
+    if (!sim.isStateful) return;
+    const count = (sim.state.get(request.key)?.readUInt32BE(0) ?? 0) + 1;
+    const value = Buffer.alloc(4);
+    value.writeUInt32BE(count, 0);
+    sim.state.set(request.key, value);
+    sim.dirty?.add(request.key);
+  }
+
+  private forward(sim: ServiceSim, request: SimulatedRequest): void {
+    this.forwarded.push(request.id);
+    const next = sim.forwardTo === undefined ? undefined : hostsByEndpoint.get(endpointKey(sim.forwardTo));
+    next?.submit(sim.service, request);
+  }
+
+  private parseImport(sim: ServiceSim): void {
+    if (sim.isImportParsed) return;
+    sim.state = decodeRecords(Buffer.concat(sim.importParts));
+    sim.importParts = [];
+    sim.isImportParsed = true;
+  }
+
+  private applyDelta(sim: ServiceSim, delta: Uint8Array): void {
+    const parsed = JSON.parse(Buffer.from(delta).toString()) as {
+      puts: Record<string, string>;
+      deletes: string[];
+    };
+    for (const [key, value] of Object.entries(parsed.puts)) sim.state.set(key, Buffer.from(value, 'base64'));
+    for (const key of parsed.deletes) sim.state.delete(key);
+  }
+
+  private summary(sim: ServiceSim): FunctionSummary {
+    return {
+      service: sim.service,
+      serviceId: sim.serviceId,
+      isStateful: sim.isStateful,
+      role: sim.role,
+      epoch: sim.epoch,
+      stateKeys: sim.state.size,
+      stateBytes: encodeRecords(sim.state).length,
+      processedRequests: this.processed.length,
+      bufferedRequests: sim.buffered.length,
+    };
+  }
+
+  private sim(service: string): ServiceSim {
+    const sim = this.services.get(service);
+    if (sim === undefined) throw new Error(`${this.nodeName} has no service ${service}`);
+    return sim;
+  }
+}

@@ -1,0 +1,182 @@
+// Two peer agents (node-a, node-b) on 127.0.0.1 with real gRPC over mutual TLS, real UDP to a fake
+// data plane, in-memory function host doubles and one manual clock. node-a starts as the owner of
+// both services. send() delivers a simulated request where the data path currently points.
+import net from 'node:net';
+
+import { createLogger } from '../../../components/common/logger.ts';
+import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
+import type { CutoverKind } from '../../../agent/cutover/cutover-method.ts';
+import { PeerAgent, type PeerAgentSettings } from '../../../agent/peer-agent.ts';
+import type { TlsMaterial } from '../../../agent/peer-tls.ts';
+import { FakeDataPlane } from './fake-data-plane.ts';
+import { InMemoryFunctionHost } from './in-memory-function-host.ts';
+import { ManualClock } from './manual-clock.ts';
+import { testCertificates } from './test-certificates.ts';
+import { TcpProxy } from './tcp-proxy.ts';
+
+export const STATEFUL = { name: 'sensor-stats', serviceId: 7, port: 7107 } as const;
+export const STATELESS = { name: 'ingest', serviceId: 3, port: 7103 } as const;
+
+export const TEST_SETTINGS: PeerAgentSettings = {
+  chunkBytes: 256 * 1024,
+  deltaThresholdBytes: 64,
+  maxDeltaRounds: 4,
+  completeForwardAttempts: 3,
+  timeouts: {
+    prepareMs: 10_000,
+    transferMs: 60_000,
+    deltaMs: 10_000,
+    freezeMs: 10_000,
+    activateMs: 10_000,
+    cutoverMs: 10_000,
+    handOverMs: 10_000,
+    commitMs: 10_000,
+    abortMs: 10_000,
+    hostCallMs: 10_000,
+  },
+  targetIdleTimeoutMs: 30_000,
+  claimRetransmitMs: 200,
+  peerCallTimeoutMs: 10_000,
+};
+
+let nextAddressOctet = 10;
+
+/** A port free right now (the agents must know each other's port before either starts). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface TwoNodes {
+  readonly clock: ManualClock;
+  readonly dataPlane: FakeDataPlane;
+  readonly hostA: InMemoryFunctionHost;
+  readonly hostB: InMemoryFunctionHost;
+  readonly agentA: PeerAgent;
+  readonly agentB: PeerAgent;
+  /** Present when started with `proxied`: node-a reaches node-b through it. */
+  readonly proxy?: TcpProxy;
+  send(service: string, id: string, key: string): void;
+  close(): Promise<void>;
+}
+
+export async function startTwoNodes(options: { cutover: CutoverKind; proxied?: boolean }): Promise<TwoNodes> {
+  const certs = await testCertificates();
+  const clock = new ManualClock();
+  const dataPlane = await FakeDataPlane.start();
+  dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 1, epoch: 1 });
+  dataPlane.setOwner(STATELESS.serviceId, { nodeId: 1, epoch: 1 });
+  // Distinct fake request addresses per harness keep the doubles' forwarding registry apart.
+  nextAddressOctet += 1;
+  const hostA = new InMemoryFunctionHost('node-a', {
+    address: `10.0.${nextAddressOctet}.1`,
+    port: STATEFUL.port,
+  });
+  const hostB = new InMemoryFunctionHost('node-b', {
+    address: `10.0.${nextAddressOctet}.2`,
+    port: STATEFUL.port,
+  });
+  for (const [host, role] of [
+    [hostA, 'owner'],
+    [hostB, 'standby'],
+  ] as const) {
+    host.addService({
+      service: STATEFUL.name,
+      serviceId: STATEFUL.serviceId,
+      isStateful: true,
+      role,
+      epoch: 1,
+    });
+    host.addService({
+      service: STATELESS.name,
+      serviceId: STATELESS.serviceId,
+      isStateful: false,
+      role,
+      epoch: 1,
+    });
+  }
+  const services = [STATEFUL, STATELESS].map((service) => ({ ...service, cutover: options.cutover }));
+  const start = async (
+    nodeId: string,
+    nodeNumber: number,
+    host: InMemoryFunctionHost,
+    tls: TlsMaterial,
+    listenPort: number,
+    peer: { nodeId: string; nodeNumber: number; grpcAddress: string },
+  ): Promise<PeerAgent> => {
+    const dataPlaneLink = await DataPlaneLink.open({
+      dataPlane: { address: '127.0.0.1', port: dataPlane.port },
+      listen: { address: '127.0.0.1', port: 0 },
+      log: createLogger(`test:${nodeId}:link`),
+    });
+    links.push(dataPlaneLink);
+    return PeerAgent.start({
+      nodeId,
+      nodeNumber,
+      requestAddress: host.endpoint.address,
+      listenAddress: `127.0.0.1:${listenPort}`,
+      services,
+      peers: [peer],
+      host,
+      tls,
+      dataPlaneLink,
+      clock,
+      log: createLogger(`test:${nodeId}`),
+      settings: TEST_SETTINGS,
+      channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
+    });
+  };
+  const links: DataPlaneLink[] = [];
+  const [portA, portB] = [await freePort(), await freePort()];
+  const agentB = await start('node-b', 2, hostB, certs.nodeB, portB, {
+    nodeId: 'node-a',
+    nodeNumber: 1,
+    grpcAddress: `127.0.0.1:${portA}`,
+  });
+  const proxy = options.proxied === true ? await TcpProxy.start(agentB.port) : undefined;
+  const agentA = await start('node-a', 1, hostA, certs.nodeA, portA, {
+    nodeId: 'node-b',
+    nodeNumber: 2,
+    grpcAddress: `127.0.0.1:${proxy?.port ?? agentB.port}`,
+  });
+  const ownerHost = (service: string): InMemoryFunctionHost => {
+    const entry = service === STATEFUL.name ? STATEFUL : STATELESS;
+    if (options.cutover === 'in-network')
+      return dataPlane.ownerOf(entry.serviceId)?.nodeId === 2 ? hostB : hostA;
+    return hostA.routeOf(service)?.owner.address === hostB.endpoint.address ? hostB : hostA;
+  };
+  return {
+    clock,
+    dataPlane,
+    hostA,
+    hostB,
+    agentA,
+    agentB,
+    ...(proxy ? { proxy } : {}),
+    send: (service, id, key) => ownerHost(service).submit(service, { id, key }),
+    close: async () => {
+      agentA.destroy();
+      agentB.destroy();
+      proxy?.cut();
+      for (const link of links) await link.close();
+      await dataPlane.close();
+    },
+  };
+}
+
+/** Ids processed on either node, and those processed more than once. */
+export function tally(hosts: readonly InMemoryFunctionHost[]): {
+  processed: Set<string>;
+  duplicates: string[];
+} {
+  const processed = new Set<string>();
+  const duplicates: string[] = [];
+  for (const id of hosts.flatMap((host) => host.processed)) {
+    if (processed.has(id)) duplicates.push(id);
+    processed.add(id);
+  }
+  return { processed, duplicates };
+}
