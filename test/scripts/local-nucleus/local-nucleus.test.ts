@@ -37,6 +37,33 @@ describe('local-nucleus', function () {
       await assert.rejects(fixture.client('not-a-token'), 'an unknown token must not connect');
       await eventually(() => fixture.nucleus.connectionCount === 1, 'the refused connection must be closed');
     });
+
+    it('serves a client made by createClient() from the environment a component runs with', async () => {
+      const token = fixture.register('com.example.Env');
+      const saved = {
+        socket: process.env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT,
+        svcuid: process.env.SVCUID,
+      };
+      process.env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT = fixture.nucleus.socketPath;
+      process.env.SVCUID = token;
+      const client = greengrasscoreipc.createClient();
+      try {
+        await client.connect();
+        await client.updateState({ state: greengrasscoreipc.model.ReportedLifecycleState.RUNNING });
+        assert.equal(
+          fixture.nucleus.getState('com.example.Env'),
+          'RUNNING',
+          'the env-configured client is served',
+        );
+      } finally {
+        await client.close();
+        if (saved.socket === undefined)
+          delete process.env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT;
+        else process.env.AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT = saved.socket;
+        if (saved.svcuid === undefined) delete process.env.SVCUID;
+        else process.env.SVCUID = saved.svcuid;
+      }
+    });
   });
 
   describe('pub/sub', () => {
