@@ -52,11 +52,13 @@ export interface BenchmarkResult {
   readonly metrics: Readonly<Record<string, MetricStats>>;
   readonly ratios: Readonly<Record<string, number>>;
   readonly baseline: Metrics;
+  /** Where it ran; a 1-minute load average above the CPU count means the numbers are contended. */
   readonly machine: {
     readonly cpus: number;
     readonly cpuModel: string;
     readonly node: string;
     readonly platform: string;
+    readonly loadAverage1m: number;
   };
   readonly finishedAt: string;
 }
@@ -171,6 +173,7 @@ export async function runBenchmark(
       cpuModel: cpus[0]?.model ?? 'unknown',
       node: process.version,
       platform: `${process.platform}-${process.arch}`,
+      loadAverage1m: os.loadavg()[0] ?? 0,
     },
     finishedAt: new Date().toISOString(),
   };

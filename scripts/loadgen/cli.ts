@@ -1,5 +1,5 @@
 // Command line of the load generator: `tsx scripts/loadgen/cli.ts --target host:port --rate 1000
-// --duration-ms 10000 --keys 100 --service sensor-stats [--json-out f] [--svg-out f] [--html-out f]`.
+// --duration-ms 10000 --keys 100 --service ingest [--json-out f] [--svg-out f] [--html-out f]`.
 // Parses and checks flags once, runs a LoadGenerator, prints the timeline table and summary, writes
 // the JSON report and the latency plot. Exits 1 when any request was lost, duplicated or wrong.
 
@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
-import { LoadGenerator } from './load-generator.ts';
+import { LoadGenerator, readingValue } from './load-generator.ts';
 import type { LoadProgress, LoadReport } from './load-generator.ts';
 import { counterStateChecker } from './reply-checker.ts';
 import { formatSummary, formatTimelineTable } from './timeline-table.ts';
@@ -41,6 +41,7 @@ interface CliOptions {
   sockets: number;
   check: 'none' | 'counter';
   countField: string;
+  valueField: string;
   jsonOut?: string;
   svgOut?: string;
   htmlOut?: string;
@@ -57,7 +58,12 @@ function buildCommand(): Command {
     .option('--rate <hz>', 'requests per second', positiveNumber, 1000)
     .option('--duration-ms <ms>', 'how long to send', positiveNumber, 10_000)
     .option('--keys <n>', 'distinct keys, used round robin', positiveNumber, 100)
-    .option('--service <name>', 'service name in each request', 'sensor-stats')
+    .option('--service <name>', 'service name in each request', 'ingest')
+    .option(
+      '--value-field <name>',
+      'body field of the reading: body is {sensorId: <key>, <field>: <number>}',
+      'value',
+    )
     .option('--bucket-ms <ms>', 'timeline bucket width', positiveNumber, 100)
     .option('--deadline-ms <ms>', 'a request without reply after this is lost', positiveNumber, 1000)
     .option('--sockets <n>', 'UDP sockets to send from', positiveNumber, 1)
@@ -126,6 +132,7 @@ export async function main(
     bucketMs: options.bucketMs,
     replyDeadlineMs: options.deadlineMs,
     socketCount: Math.round(options.sockets),
+    makeBody: (key, keyIndex) => ({ sensorId: key, [options.valueField]: readingValue(key, keyIndex) }),
     ...(options.check === 'counter'
       ? { checkState: counterStateChecker({ countField: options.countField }) }
       : {}),

@@ -123,9 +123,13 @@ function checkOptions(options: LoadGeneratorOptions): void {
   }
 }
 
+/** A deterministic reading (0-99.9) per key and index, so two runs send the same values. */
+export function readingValue(key: string, keyIndex: number): number {
+  return ((keyIndex * 7919 + key.length * 104_729) % 1000) / 10;
+}
+
 function defaultBody(key: string, keyIndex: number): unknown {
-  // A deterministic reading per key and index, so two runs send the same values.
-  return { sensorId: key, value: ((keyIndex * 7919 + key.length * 104_729) % 1000) / 10 };
+  return { sensorId: key, value: readingValue(key, keyIndex) };
 }
 
 export class LoadGenerator {
