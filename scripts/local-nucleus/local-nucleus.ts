@@ -160,7 +160,8 @@ export class LocalNucleus extends EventEmitter<{ 'component-state': [ComponentSt
 
   /**
    * A deployment-style configuration change: the component's validator (if it subscribed) sees the proposed
-   * configuration first; a REJECTED report refuses it, a report or no answer within the timeout accepts it.
+   * configuration first; a REJECTED report refuses it, an ACCEPTED report or no answer within the timeout
+   * accepts it (the documented DeploymentConfigurationValidationPolicy: "the deployment proceeds").
    * Then reset (JSON pointers, back to defaults) and merge apply and update subscribers are notified.
    */
   async mergeConfiguration(
@@ -169,6 +170,8 @@ export class LocalNucleus extends EventEmitter<{ 'component-state': [ComponentSt
     reset: string[] = [],
   ): Promise<ConfigurationMergeResult> {
     const proposed = this.configuration.preview(name, merge, reset);
+    // Like the nucleus, a component is asked to validate only a configuration that would change.
+    if (JSON.stringify(proposed) === JSON.stringify(this.configuration.get(name))) return { accepted: true };
     const timeoutMs = this.options.configurationValidationTimeoutMs ?? DEFAULT_VALIDATION_TIMEOUT_MS;
     const outcome = await this.validation.request(name, proposed, timeoutMs);
     if (typeof outcome === 'object' && outcome.status === 'REJECTED') {
