@@ -74,7 +74,7 @@ header ipv4_t {
 header udp_t {
     bit<16> src_port;
     bit<16> dst_port;
-    bit<16> length;
+    bit<16> length_bytes;   // UDP header + payload
     bit<16> checksum;
 }
 
@@ -97,13 +97,17 @@ struct node_state_t {
     bit<16>  inflight_requests;
 }
 
+// The policy in force, from policy_table (docs/protocol.md §2).
+struct policy_t {
+    loadBp_t load_high_bp;         // a report at or above this load counts as overloaded
+    loadBp_t load_low_bp;          // a peer at or below this load may receive work
+    bit<8>   overload_reports;     // consecutive overloaded reports before ADVICE
+    bit<32>  liveness_reports;     // live while at most this many reports followed the node's last
+    timeUs_t liveness_timeout_us;  // and, unless 0, while its last report is at most this old
+}
+
 struct metadata_t {
-    // Policy in force (policy_table).
-    loadBp_t  load_high_bp;
-    loadBp_t  load_low_bp;
-    bit<8>    overload_reports;
-    bit<32>   liveness_reports;
-    timeUs_t  liveness_timeout_us;
+    policy_t  policy;
     // Key of node_table: the sender of a control packet, or the node chosen for a request.
     nodeId_t  node_id;
     // node_table's entry for node_id (set_node).
@@ -219,7 +223,7 @@ parser EdgeShiftParser(packet_in packet,
         // Packet type codes are the contiguous range METRICS..CLAIM_STALE.
         verify(hdr.edgeshift.packet_type >= PACKET_TYPE_METRICS
                && hdr.edgeshift.packet_type <= PACKET_TYPE_CLAIM_STALE, error.BadPacketType);
-        verify(hdr.udp.length == EDGESHIFT_UDP_LENGTH, error.BadLength);
+        verify(hdr.udp.length_bytes == EDGESHIFT_UDP_LENGTH, error.BadLength);
         verify(hdr.edgeshift.node_id != NO_NODE
                && (bit<32>)hdr.edgeshift.node_id < NODE_COUNT, error.BadRange);
         verify((bit<32>)hdr.edgeshift.service_id < SERVICE_COUNT, error.BadRange);
@@ -263,8 +267,8 @@ control EdgeShiftVerifyChecksum(inout headers_t hdr, inout metadata_t meta) {
 // live(n) = n has reported, at most liveness_reports reports (from all nodes) were accepted since
 // its last one, and, when liveness_timeout_us is not 0, its last report is at most that old.
 control ReadNodeState(in nodeId_t node_id,
-                      in metadata_t meta,
-                      in standard_metadata_t standard_metadata,
+                      in policy_t policy,
+                      in timeUs_t now_us,
                       out node_state_t state) {
     apply {
         bit<32> node = (bit<32>)node_id;
@@ -283,9 +287,8 @@ control ReadNodeState(in nodeId_t node_id,
         timeUs_t last_seen_us;
         node_last_seen_us.read(last_seen_us, node);
         state.is_live = false;
-        if (last_report_clock != 0 && report_clock - last_report_clock <= meta.liveness_reports) {
-            if (meta.liveness_timeout_us == 0
-                || standard_metadata.ingress_global_timestamp - last_seen_us <= meta.liveness_timeout_us) {
+        if (last_report_clock != 0 && report_clock - last_report_clock <= policy.liveness_reports) {
+            if (policy.liveness_timeout_us == 0 || now_us - last_seen_us <= policy.liveness_timeout_us) {
                 state.is_live = true;
             }
         }
@@ -295,9 +298,7 @@ control ReadNodeState(in nodeId_t node_id,
 // METRICS from an authenticated node: rejects a stale or replayed sequence number, else records the
 // report and counts the node's overload streak. Sets meta.is_report_accepted and
 // meta.reporter_overload_streak.
-control TrackNodeLoad(inout headers_t hdr,
-                      inout metadata_t meta,
-                      inout standard_metadata_t standard_metadata) {
+control TrackNodeLoad(in headers_t hdr, inout metadata_t meta, in timeUs_t now_us) {
 
     // The whole read-modify-write of the node's registers and of metrics_report_clock is one action,
     // so BMv2 holds the register locks for all of it.
@@ -324,7 +325,7 @@ control TrackNodeLoad(inout headers_t hdr,
             node_inflight.write(node, hdr.edgeshift.inflight_requests);
             node_last_sequence.write(node, hdr.edgeshift.sequence);
             node_last_report_clock.write(node, report_clock);
-            node_last_seen_us.write(node, standard_metadata.ingress_global_timestamp);
+            node_last_seen_us.write(node, now_us);
 
             loadBp_t load_bp = hdr.edgeshift.cpu_load_bp;
             if (hdr.edgeshift.mem_load_bp > load_bp) {
@@ -332,7 +333,7 @@ control TrackNodeLoad(inout headers_t hdr,
             }
             bit<8> streak;
             node_overload_streak.read(streak, node);
-            if (load_bp >= meta.load_high_bp) {
+            if (load_bp >= meta.policy.load_high_bp) {
                 if (streak < OVERLOAD_STREAK_MAX) {
                     streak = streak + 1;
                 }
@@ -354,22 +355,20 @@ control TrackNodeLoad(inout headers_t hdr,
 // the reporter owns the service. Turns the report into ADVICE in place (the caller turns it around)
 // and resets the streak, so advice repeats at most every overload_reports reports (hysteresis).
 // Sets meta.is_advice.
-control DecideOffloadAdvice(inout headers_t hdr,
-                            inout metadata_t meta,
-                            in standard_metadata_t standard_metadata) {
+control DecideOffloadAdvice(inout headers_t hdr, inout metadata_t meta, in timeUs_t now_us) {
     ReadNodeState() read_peer_state;
 
     apply {
         meta.is_advice = false;
-        if (meta.reporter_overload_streak < meta.overload_reports) {
+        if (meta.reporter_overload_streak < meta.policy.overload_reports) {
             return;  // not overloaded for long enough
         }
         if (meta.peer_node_id == NO_NODE || meta.offload_service_id == 0) {
             return;  // the reporter has no peer or no service to offload
         }
         node_state_t peer;
-        read_peer_state.apply(meta.peer_node_id, meta, standard_metadata, peer);
-        if (!peer.is_live || peer.load_bp > meta.load_low_bp) {
+        read_peer_state.apply(meta.peer_node_id, meta.policy, now_us, peer);
+        if (!peer.is_live || peer.load_bp > meta.policy.load_low_bp) {
             return;  // the peer has no room, or is not known to be up
         }
         nodeId_t owner;
@@ -423,7 +422,7 @@ control HandleClaim(inout headers_t hdr) {
 // A request that hit service_table: chooses the node that serves it into meta.node_id, or leaves
 // NO_NODE and sets meta.drop_reason. A stateful service goes to its owner whether live or not (only
 // a CLAIM moves it); a stateless one to the less loaded live node of its pair (node_a on a tie).
-control SteerRequest(inout metadata_t meta, in standard_metadata_t standard_metadata) {
+control SteerRequest(inout metadata_t meta, in timeUs_t now_us) {
     ReadNodeState() read_node_a_state;
     ReadNodeState() read_node_b_state;
 
@@ -437,8 +436,8 @@ control SteerRequest(inout metadata_t meta, in standard_metadata_t standard_meta
         }
         node_state_t node_a;
         node_state_t node_b;
-        read_node_a_state.apply(meta.balance_node_a, meta, standard_metadata, node_a);
-        read_node_b_state.apply(meta.balance_node_b, meta, standard_metadata, node_b);
+        read_node_a_state.apply(meta.balance_node_a, meta.policy, now_us, node_a);
+        read_node_b_state.apply(meta.balance_node_b, meta.policy, now_us, node_b);
         meta.node_id = NO_NODE;
         if (node_a.is_live && node_b.is_live) {
             meta.node_id = meta.balance_node_a;
@@ -511,11 +510,11 @@ control EdgeShiftIngress(inout headers_t hdr,
                       bit<8> overload_reports,
                       bit<32> liveness_reports,
                       timeUs_t liveness_timeout_us) {
-        meta.load_high_bp = load_high_bp;
-        meta.load_low_bp = load_low_bp;
-        meta.overload_reports = overload_reports;
-        meta.liveness_reports = liveness_reports;
-        meta.liveness_timeout_us = liveness_timeout_us;
+        meta.policy.load_high_bp = load_high_bp;
+        meta.policy.load_low_bp = load_low_bp;
+        meta.policy.overload_reports = overload_reports;
+        meta.policy.liveness_reports = liveness_reports;
+        meta.policy.liveness_timeout_us = liveness_timeout_us;
     }
 
     // Keyless: the policy is its default action, changed with table_set_default (topology `policy`).
@@ -658,7 +657,7 @@ control EdgeShiftIngress(inout headers_t hdr,
         } else if (hdr.udp.isValid()) {
             if (service_table.apply().hit) {
                 meta.is_service_request = true;
-                steer_request.apply(meta, standard_metadata);
+                steer_request.apply(meta, standard_metadata.ingress_global_timestamp);
                 if (meta.node_id == NO_NODE) {
                     drop_packet();  // no owner, or no live node (reason set by SteerRequest)
                     return;
@@ -689,13 +688,13 @@ control EdgeShiftIngress(inout headers_t hdr,
                 return;
             }
             if (hdr.edgeshift.packet_type == PACKET_TYPE_METRICS) {
-                track_node_load.apply(hdr, meta, standard_metadata);
+                track_node_load.apply(hdr, meta, standard_metadata.ingress_global_timestamp);
                 if (!meta.is_report_accepted) {
                     meta.drop_reason = DROP_STALE_SEQUENCE;
                     drop_packet();
                     return;
                 }
-                decide_offload_advice.apply(hdr, meta, standard_metadata);
+                decide_offload_advice.apply(hdr, meta, standard_metadata.ingress_global_timestamp);
                 if (meta.is_advice) {
                     turn_around();
                 } else {

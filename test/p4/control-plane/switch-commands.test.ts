@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 
-import { renderSwitchCommands } from '../../../p4/control-plane/switch-commands.ts';
+import { renderSwitchCommands, SWITCH_NAMES } from '../../../p4/control-plane/switch-commands.ts';
 import { validateTopology } from '../../../p4/control-plane/topology.ts';
 
 const BASE = {
@@ -93,5 +94,67 @@ describe('p4/control-plane/switch-commands', () => {
       const topology = await validateTopology(CASES[2]!.document);
       assert.deepEqual(renderSwitchCommands(topology), renderSwitchCommands(topology), 'deterministic');
     });
+  });
+});
+
+/** Tables of docs/protocol.md §2 with their keys as written there; STF `add` lines use these names. */
+const SPEC_TABLES: readonly { table: string; keys: string[]; defaultAction: string }[] = [
+  { table: 'node_table', keys: ['meta.node_id: exact'], defaultAction: 'NoAction()' },
+  {
+    table: 'service_table',
+    keys: ['hdr.ipv4.dst_addr: exact', 'hdr.udp.dst_port: exact'],
+    defaultAction: 'NoAction()',
+  },
+  {
+    table: 'reply_table',
+    keys: ['hdr.ipv4.src_addr: exact', 'hdr.udp.src_port: exact'],
+    defaultAction: 'NoAction()',
+  },
+  { table: 'ipv4_lpm', keys: ['hdr.ipv4.dst_addr: lpm'], defaultAction: 'drop()' },
+  { table: 'policy_table', keys: [], defaultAction: 'set_policy(8000, 5000, 3, 64, 0)' },
+];
+
+describe('p4/edgeshift.p4 control-plane API', () => {
+  const programText = readFile(new URL('../../../p4/edgeshift.p4', import.meta.url), 'utf8');
+
+  function tableBody(program: string, table: string): string {
+    const match = new RegExp(`\\btable ${table} \\{([\\s\\S]*?)\\n    \\}`).exec(program);
+    assert.ok(match, `table ${table} is not declared in EdgeShiftIngress`);
+    return match[1] ?? '';
+  }
+
+  for (const { table, keys, defaultAction } of SPEC_TABLES) {
+    it(`declares ${table} with the keys of docs/protocol.md and default_action ${defaultAction}`, async () => {
+      const body = tableBody(await programText, table);
+      const declaredKeys = [...body.matchAll(/^\s+([\w.]+): (exact|lpm|ternary);$/gm)].map(
+        (m) => `${m[1]}: ${m[2]}`,
+      );
+      assert.deepEqual(declaredKeys, keys, `${table} keys`);
+      assert.match(
+        body,
+        new RegExp(`default_action = ${defaultAction.replace(/[()]/g, '\\$&')};`),
+        `${table} default`,
+      );
+    });
+  }
+
+  it('applies each table at exactly one place', async () => {
+    const program = await programText;
+    for (const { table } of SPEC_TABLES) {
+      assert.equal(program.split(`${table}.apply()`).length - 1, 1, `${table}.apply() count`);
+    }
+  });
+
+  it('declares every action the switch commands name, inside EdgeShiftIngress', async () => {
+    const program = await programText;
+    const ingress = program.slice(program.indexOf('control EdgeShiftIngress('));
+    for (const name of Object.values(SWITCH_NAMES)) {
+      const local = name.replace(/^EdgeShiftIngress\./, '');
+      assert.match(
+        ingress,
+        new RegExp(`\\b(table|action) ${local}\\b`),
+        `${name} is not declared in EdgeShiftIngress`,
+      );
+    }
   });
 });
