@@ -116,18 +116,6 @@ class RpcStream implements OperationStream {
     this.finish();
   }
 
-  closeStream(): void {
-    if (!this.open) return;
-    this.connection.sendFrame({
-      type: MessageType.ApplicationMessage,
-      flags: MessageFlags.TerminateStream,
-      streamId: this.streamId,
-      headers: {},
-      payload: new Uint8Array(0),
-    });
-    this.finish();
-  }
-
   onClose(cleanup: () => void): void {
     if (!this.open) {
       cleanup();

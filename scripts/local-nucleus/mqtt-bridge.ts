@@ -34,10 +34,10 @@ export class MqttBridge {
 
   async start(): Promise<void> {
     try {
-      this.client = await mqtt.connectAsync(this.brokerUrl, {
-        clientId: this.clientId,
-        reconnectPeriod: 1000,
-      });
+      // No retries for the first connection, so a wrong URL fails start() instead of hanging it; once
+      // connected, the client reconnects on its own and queues publishes meanwhile.
+      const options = { clientId: this.clientId, reconnectPeriod: 1000 };
+      this.client = await mqtt.connectAsync(this.brokerUrl, options, false);
     } catch (cause) {
       throw new EdgeShiftError(
         'ERR_NUCLEUS_MQTT_BRIDGE',

@@ -37,8 +37,6 @@ export interface OperationStream {
   respond(body: object): void;
   /** Sends one event on a streaming operation; dropped once the stream is closed. */
   sendEvent(body: object): void;
-  /** Ends the stream from the server side (TerminateStream), running the cleanups. */
-  closeStream(): void;
   onClose(cleanup: () => void): void;
 }
 

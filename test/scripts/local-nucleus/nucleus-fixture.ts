@@ -56,7 +56,12 @@ export async function startNucleus(options: Partial<LocalNucleusOptions> = {}): 
     thingName: 'test-thing',
     ...options,
   });
-  await nucleus.start();
+  try {
+    await nucleus.start();
+  } catch (error) {
+    await rm(directory, { recursive: true, force: true });
+    throw error;
+  }
   const clients: greengrasscoreipc.Client[] = [];
   return {
     nucleus,

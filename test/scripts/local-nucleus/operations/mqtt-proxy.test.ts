@@ -71,6 +71,19 @@ describe('operations/mqtt-proxy', function () {
     );
   });
 
+  it('fails start() with ERR_NUCLEUS_MQTT_BRIDGE when no broker listens at mqttBrokerUrl', async () => {
+    const closedPort = await new Promise<number>((resolve) => {
+      const probe = createServer();
+      probe.listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    await assert.rejects(startNucleus({ mqttBrokerUrl: `mqtt://127.0.0.1:${closedPort}` }), {
+      code: 'ERR_NUCLEUS_MQTT_BRIDGE',
+    });
+  });
+
   it('refuses topics outside the mqttproxy policy with UnauthorizedError, matching MQTT wildcards', async () => {
     await assert.rejects(
       client.publishToIoTCore({
