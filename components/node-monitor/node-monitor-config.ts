@@ -26,7 +26,15 @@ export interface NodeMonitorConfig {
   readonly periodMs: number;
   readonly smoothingTimeConstantMs: number;
   readonly source: LoadSourceConfig;
-  readonly dataPlane: { readonly address: string; readonly port: number };
+  readonly dataPlane: {
+    readonly address: string;
+    readonly port: number;
+    /** The node's address in the data plane's node_table: reports are authenticated by source. */
+    readonly sourceAddress?: string;
+    readonly sourcePort?: number;
+  };
+  /** The peer agent's data-plane socket, to which ADVICE returned to the monitor is forwarded. */
+  readonly adviceForward?: { readonly address: string; readonly port: number };
   readonly publishLocalTopic: boolean;
   readonly inflightRequests: number;
   readonly inflightTopic?: string;
@@ -39,7 +47,8 @@ function waveformsOf(source: LoadSourceConfig): readonly [string, Waveform][] {
   return named;
 }
 
-const CROSS_FIELD_RULES: readonly CrossFieldRule<NodeMonitorConfig>[] = [
+/** Rules across fields, checked after the schema (also passed to the component runtime). */
+export const NODE_MONITOR_CONFIG_RULES: readonly CrossFieldRule<NodeMonitorConfig>[] = [
   (config) =>
     config.smoothingTimeConstantMs < config.periodMs
       ? `/smoothingTimeConstantMs ${config.smoothingTimeConstantMs} must be at least /periodMs ${config.periodMs}`
@@ -59,7 +68,7 @@ const CROSS_FIELD_RULES: readonly CrossFieldRule<NodeMonitorConfig>[] = [
 ];
 
 export const validateNodeMonitorConfig: ConfigValidator<NodeMonitorConfig> =
-  compileConfigValidator<NodeMonitorConfig>(NODE_MONITOR_COMPONENT, schema, CROSS_FIELD_RULES);
+  compileConfigValidator<NodeMonitorConfig>(NODE_MONITOR_COMPONENT, schema, NODE_MONITOR_CONFIG_RULES);
 
 /** The thing name the local topic is named after: configured, else the nucleus's, else one from the node id. */
 export function resolveThingName(config: NodeMonitorConfig, env: NodeJS.ProcessEnv = process.env): string {

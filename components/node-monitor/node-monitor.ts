@@ -1,15 +1,18 @@
 // The node monitor: every period it samples the configured load source, smooths CPU and memory with
 // an EWMA, sends one METRICS packet (UDP) to the data plane and, when given a local-publish function,
-// publishes the same report as JSON on edgeshift/metrics/<thingName>. Usable without Greengrass
-// (scripts/run-monitor.ts, tests); main.ts wires it to IPC. Invariants: samples never overlap, the
-// sequence number grows by one per packet from a wall-clock start, reconfiguration needs no restart.
-import { createSocket, type Socket } from 'node:dgram';
-import { isIPv6 } from 'node:net';
+// publishes the same report as JSON on edgeshift/metrics/<thingName>. ADVICE that the data plane
+// returns to its socket is forwarded to the peer agent. Usable without Greengrass (scripts/run-monitor.ts,
+// tests); main.ts wires it to IPC. Invariants: samples never overlap, the sequence number grows by one
+// per packet from a wall-clock start, reconfiguration needs no restart.
+import type { RemoteInfo } from 'node:dgram';
+import { isIP } from 'node:net';
 
+import { decodeHeader } from '../../p4/protocol/edgeshift-header.ts';
+import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
 import { EdgeShiftError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { Ewma, ratioToBasisPoints } from './ewma.ts';
-import { systemClock, type LoadSampler, type MonotonicClock } from './load-sample.ts';
+import { systemClock, type LoadSample, type LoadSampler, type MonotonicClock } from './load-sample.ts';
 import {
   clampInflightRequests,
   encodeMetricsPacket,
@@ -18,6 +21,7 @@ import {
   nextSequence,
   type MetricsReport,
 } from './metrics-report.ts';
+import { MetricsSocket, type SocketBinding } from './metrics-socket.ts';
 import {
   createSampler,
   resolveThingName,
@@ -49,12 +53,24 @@ export interface NodeMonitorStats extends TickCounters {
   /** Local publishes skipped because the previous one had not finished. */
   readonly publishesSkipped: number;
   readonly publishErrors: number;
+  readonly advicesForwarded: number;
+  /** Datagrams received that were not ADVICE from the data plane, or ADVICE with nowhere to go. */
+  readonly datagramsDropped: number;
 }
 
+type FailureCounter = 'sendErrors' | 'sampleErrors' | 'publishErrors';
 type MonitorState = 'idle' | 'running' | 'closed';
 
 /** Log the first failure of a kind and then every Nth, so a broken source does not flood the log. */
 const LOG_EVERY_NTH_FAILURE = 100;
+
+function bindingOf(config: NodeMonitorConfig): SocketBinding {
+  return {
+    dataPlaneAddress: config.dataPlane.address,
+    sourceAddress: config.dataPlane.sourceAddress,
+    sourcePort: config.dataPlane.sourcePort,
+  };
+}
 
 export class NodeMonitor {
   private config: NodeMonitorConfig;
@@ -64,7 +80,7 @@ export class NodeMonitor {
   private readonly logger: Logger;
   private readonly scheduler: TickScheduler;
   private sampler: LoadSampler;
-  private socket: Socket | undefined;
+  private socket: MetricsSocket | undefined;
   private state: MonitorState = 'idle';
   private sequence: number;
   private cpuEwma: Ewma;
@@ -79,6 +95,8 @@ export class NodeMonitor {
     sampleErrors: 0,
     publishesSkipped: 0,
     publishErrors: 0,
+    advicesForwarded: 0,
+    datagramsDropped: 0,
   };
 
   constructor(
@@ -116,12 +134,18 @@ export class NodeMonitor {
     return resolveThingName(this.config, this.options.env);
   }
 
-  /** Opens the UDP socket, takes a first sample (so the first packet has a CPU interval) and starts ticking. */
+  /** The local UDP port METRICS leave from and ADVICE arrives at (undefined before start). */
+  get localPort(): number | undefined {
+    return this.socket?.localPort;
+  }
+
+  /** Binds the UDP socket, takes a first sample (so the first packet has a CPU interval), starts ticking. */
   async start(): Promise<void> {
-    if (this.state !== 'idle')
+    if (this.state !== 'idle') {
       throw new EdgeShiftError('ERR_MONITOR_CLOSED', `cannot start a monitor that is ${this.state}`);
+    }
     this.state = 'running';
-    this.socket = this.openSocket(this.config.dataPlane.address);
+    this.socket = await this.openSocket(this.config);
     await this.primeSampler();
     this.scheduler.start();
     this.logger.info('node monitor started', {
@@ -130,26 +154,31 @@ export class NodeMonitor {
       periodMs: this.config.periodMs,
       source: this.config.source.kind,
       dataPlane: `${this.config.dataPlane.address}:${this.config.dataPlane.port}`,
+      localPort: this.localPort,
       firstSequence: this.sequence,
     });
   }
 
-  /** Applies a validated configuration without restart: period, source, smoothing, data plane, node id. */
+  /** Applies a validated configuration without restart: period, source, smoothing, addresses, node id. */
   async reconfigure(next: NodeMonitorConfig): Promise<void> {
-    if (this.state === 'closed')
+    if (this.state === 'closed') {
       throw new EdgeShiftError('ERR_MONITOR_CLOSED', 'cannot reconfigure a closed monitor');
+    }
     const previous = this.config;
+    if (this.socket !== undefined && !this.socket.fits(bindingOf(next))) {
+      // Bind the new socket first: if its address is refused, nothing of the update applies.
+      const fresh = await this.openSocket(next);
+      const old = this.socket;
+      this.socket = fresh;
+      await old.close();
+    }
     this.config = next;
     this.cpuEwma.setTimeConstantMs(next.smoothingTimeConstantMs);
     this.memEwma.setTimeConstantMs(next.smoothingTimeConstantMs);
     if (JSON.stringify(previous.source) !== JSON.stringify(next.source)) await this.switchSource(next.source);
-    if (this.socket !== undefined && isIPv6(previous.dataPlane.address) !== isIPv6(next.dataPlane.address)) {
-      const oldSocket = this.socket;
-      this.socket = this.openSocket(next.dataPlane.address);
-      oldSocket.close();
-    }
     if (previous.periodMs !== next.periodMs) this.scheduler.setPeriodMs(next.periodMs);
     this.logger.info('node monitor reconfigured', {
+      nodeId: next.nodeId,
       periodMs: next.periodMs,
       source: next.source.kind,
       dataPlane: `${next.dataPlane.address}:${next.dataPlane.port}`,
@@ -165,14 +194,12 @@ export class NodeMonitor {
     await this.pendingPublish;
     const socket = this.socket;
     this.socket = undefined;
-    if (socket !== undefined) await new Promise<void>((resolve) => socket.close(() => resolve()));
+    await socket?.close();
     this.logger.info('node monitor closed', { ...this.stats });
   }
 
-  private openSocket(address: string): Socket {
-    const socket = createSocket(isIPv6(address) ? 'udp6' : 'udp4');
-    socket.on('error', (err) => this.logger.error('metrics socket error', { err }));
-    return socket;
+  private openSocket(config: NodeMonitorConfig): Promise<MetricsSocket> {
+    return MetricsSocket.open(bindingOf(config), (bytes, from) => this.onDatagram(bytes, from), this.logger);
   }
 
   private async switchSource(source: LoadSourceConfig): Promise<void> {
@@ -200,27 +227,28 @@ export class NodeMonitor {
 
   private async tick(): Promise<void> {
     const sampler = this.sampler;
-    let sample;
+    let sample: LoadSample;
     try {
       sample = await sampler.sample();
     } catch (err) {
       this.noteFailure('sampleErrors', 'load source failed', err);
       return;
     }
+    // A sample of a source replaced meanwhile must not feed the new source's smoothing.
     if (this.state !== 'running' || sampler !== this.sampler) return;
     const nowMs = this.clock.nowMs();
     const intervalMs = this.lastSampleAtMs === undefined ? this.config.periodMs : nowMs - this.lastSampleAtMs;
     this.lastSampleAtMs = nowMs;
     if (sample.cpuLoadRatio !== null) this.cpuEwma.update(sample.cpuLoadRatio, intervalMs);
     this.memEwma.update(sample.memLoadRatio, intervalMs);
-    const report = this.buildReport(sample.cpuLoadRatio, sample.memLoadRatio);
+    const report = this.buildReport(sample);
     this.latestReport = report;
     this.sequence = nextSequence(this.sequence);
     this.publishLocally(report);
     await this.send(report);
   }
 
-  private buildReport(rawCpuLoadRatio: number | null, rawMemLoadRatio: number): MetricsReport {
+  private buildReport(sample: LoadSample): MetricsReport {
     const inflight = this.options.inflightRequestsProvider?.() ?? this.config.inflightRequests;
     return {
       nodeId: this.config.nodeId,
@@ -230,22 +258,17 @@ export class NodeMonitor {
       cpuLoadBp: ratioToBasisPoints(this.cpuEwma.value ?? 0),
       memLoadBp: ratioToBasisPoints(this.memEwma.value ?? 0),
       inflightRequests: clampInflightRequests(inflight),
-      rawCpuLoadRatio,
-      rawMemLoadRatio,
+      rawCpuLoadRatio: sample.cpuLoadRatio,
+      rawMemLoadRatio: sample.memLoadRatio,
     };
   }
 
-  private send(report: MetricsReport): Promise<void> {
-    const socket = this.socket;
-    if (socket === undefined) return Promise.resolve();
+  private async send(report: MetricsReport): Promise<void> {
     const { address, port } = this.config.dataPlane;
-    return new Promise((resolve) => {
-      socket.send(encodeMetricsPacket(report), port, address, (err) => {
-        if (err === null) this.counters.packetsSent += 1;
-        else this.noteFailure('sendErrors', 'METRICS packet not sent', err);
-        resolve();
-      });
-    });
+    const err = await this.socket?.send(encodeMetricsPacket(report), address, port);
+    if (err === undefined) return;
+    if (err === null) this.counters.packetsSent += 1;
+    else this.noteFailure('sendErrors', 'METRICS packet not sent', err);
   }
 
   private publishLocally(report: MetricsReport): void {
@@ -262,11 +285,32 @@ export class NodeMonitor {
       });
   }
 
-  private noteFailure(
-    counter: 'sendErrors' | 'sampleErrors' | 'publishErrors',
-    message: string,
-    err: unknown,
-  ): void {
+  /** ADVICE from the data plane goes on, unchanged, to the peer agent; anything else is dropped. */
+  private onDatagram(bytes: Buffer, from: RemoteInfo): void {
+    const { dataPlane, adviceForward } = this.config;
+    const decoded = decodeHeader(bytes);
+    // A data plane named by host name cannot be compared with the sender's address.
+    const isFromDataPlane =
+      isIP(dataPlane.address) === 0 || (from.address === dataPlane.address && from.port === dataPlane.port);
+    const socket = this.socket;
+    if (
+      !decoded.ok ||
+      decoded.header.type !== PacketType.ADVICE ||
+      !isFromDataPlane ||
+      adviceForward === undefined ||
+      socket === undefined
+    ) {
+      this.counters.datagramsDropped += 1;
+      return;
+    }
+    this.logger.info('forwarding ADVICE to the peer agent', { ...decoded.header });
+    void socket.send(bytes, adviceForward.address, adviceForward.port).then((err) => {
+      if (err === null) this.counters.advicesForwarded += 1;
+      else this.noteFailure('sendErrors', 'ADVICE not forwarded', err);
+    });
+  }
+
+  private noteFailure(counter: FailureCounter, message: string, err: unknown): void {
     this.counters[counter] += 1;
     const count = this.counters[counter];
     if (count === 1 || count % LOG_EVERY_NTH_FAILURE === 0) this.logger.error(message, { err, count });

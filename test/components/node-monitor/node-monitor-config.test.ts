@@ -43,6 +43,11 @@ describe('components/node-monitor/node-monitor-config', () => {
       );
     });
 
+    it('defaults the ADVICE forward address to loopback', () => {
+      const config = validateNodeMonitorConfig({ adviceForward: { port: 7710 } });
+      assert.deepEqual(config.adviceForward, { address: '127.0.0.1', port: 7710 });
+    });
+
     it('returns a frozen configuration', () => {
       const config = validateNodeMonitorConfig({ source: { kind: 'cgroup', path: '/sys/fs/cgroup' } });
       assert.ok(Object.isFrozen(config) && Object.isFrozen(config.source), 'inner code cannot change it');

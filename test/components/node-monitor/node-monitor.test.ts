@@ -10,7 +10,7 @@ import {
   validateNodeMonitorConfig,
   type NodeMonitorConfig,
 } from '../../../components/node-monitor/node-monitor-config.ts';
-import { decodeHeader } from '../../../p4/protocol/edgeshift-header.ts';
+import { decodeHeader, encodeHeader, type EdgeShiftHeader } from '../../../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../../../p4/protocol/edgeshift-protocol.ts';
 import { FakeTime } from './fake-time.ts';
 import { FIXTURE_ROOT } from './fixtures.ts';
@@ -42,6 +42,12 @@ async function until(condition: () => boolean, what: string): Promise<void> {
     assert.ok(Date.now() < deadlineMs, `timed out waiting: ${what}`);
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+function decodeAdvice(bytes: Buffer): EdgeShiftHeader {
+  const decoded = decodeHeader(bytes);
+  assert.ok(decoded.ok);
+  return decoded.header;
 }
 
 function configFor(port: number, overrides: Record<string, unknown> = {}): NodeMonitorConfig {
@@ -200,6 +206,7 @@ describe('components/node-monitor/node-monitor', () => {
       samplerFactory: () => sampler,
     });
     const started = monitor.start();
+    await until(() => sampler.waiting.length === 1, 'the priming sample was asked for');
     sampler.answer({ cpuLoadRatio: null, memLoadRatio: 0.1 });
     await started;
     time.advance(300);
@@ -249,6 +256,62 @@ describe('components/node-monitor/node-monitor', () => {
     } finally {
       await second.close();
     }
+  });
+
+  it('sends from the configured source address and port, as the data plane authenticates them', async () => {
+    const config = configFor(inbox.port, {
+      dataPlane: { address: '127.0.0.1', port: inbox.port, sourceAddress: '127.0.0.2' },
+    });
+    const running = await startMonitor(config);
+    time.advance(100);
+    const { from } = await inbox.nextDatagram();
+    assert.deepEqual([from.address, from.port], ['127.0.0.2', running.localPort], 'source 127.0.0.2');
+  });
+
+  describe('ADVICE from the data plane', () => {
+    const advice = encodeHeader({
+      type: PacketType.ADVICE,
+      nodeId: 3,
+      serviceId: 5,
+      sequence: FIRST_SEQUENCE,
+      epoch: 2,
+      cpuLoadBp: 1000,
+      memLoadBp: 2000,
+      inflightRequests: 1,
+      targetNodeId: 4,
+    });
+    let agent: UdpInbox;
+
+    beforeEach(async () => {
+      agent = await UdpInbox.open();
+    });
+
+    afterEach(async () => {
+      await agent.close();
+    });
+
+    it('is forwarded unchanged to the peer agent', async () => {
+      const running = await startMonitor(configFor(inbox.port, { adviceForward: { port: agent.port } }));
+      await inbox.send(advice, running.localPort ?? 0);
+      assert.deepEqual(await agent.next(), advice, 'the same bytes');
+      await until(() => running.stats.advicesForwarded === 1, 'the forward is counted');
+    });
+
+    it('is dropped when it does not come from the data plane address and port', async () => {
+      const running = await startMonitor(configFor(inbox.port, { adviceForward: { port: agent.port } }));
+      await agent.send(advice, running.localPort ?? 0);
+      await until(() => running.stats.datagramsDropped === 1, 'the spoofed ADVICE is dropped');
+      assert.equal(agent.pendingCount, 0, 'nothing forwarded');
+    });
+
+    it('drops other packet types and garbage', async () => {
+      const running = await startMonitor(configFor(inbox.port, { adviceForward: { port: agent.port } }));
+      const metrics = encodeHeader({ ...decodeAdvice(advice), type: PacketType.METRICS });
+      await inbox.send(metrics, running.localPort ?? 0);
+      await inbox.send(Buffer.from('hello'), running.localPort ?? 0);
+      await until(() => running.stats.datagramsDropped === 2, 'both dropped');
+      assert.equal(agent.pendingCount, 0, 'nothing forwarded');
+    });
   });
 
   it('refuses to start twice or reconfigure after close', async () => {

@@ -1,15 +1,21 @@
 // A UDP socket on 127.0.0.1 that collects datagrams for the node monitor's tests: the monitor sends
 // real METRICS packets and the test reads them back, byte for byte.
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 
 const RECEIVE_TIMEOUT_MS = 5000;
 
+export interface Datagram {
+  readonly bytes: Buffer;
+  readonly from: RemoteInfo;
+}
+
 export class UdpInbox {
-  private readonly queued: Buffer[] = [];
-  private waiting: ((datagram: Buffer) => void) | undefined;
+  private readonly queued: Datagram[] = [];
+  private waiting: ((datagram: Datagram) => void) | undefined;
 
   private constructor(private readonly socket: Socket) {
-    socket.on('message', (datagram) => {
+    socket.on('message', (bytes, from) => {
+      const datagram = { bytes, from };
       const waiting = this.waiting;
       this.waiting = undefined;
       if (waiting === undefined) this.queued.push(datagram);
@@ -17,9 +23,9 @@ export class UdpInbox {
     });
   }
 
-  static async open(): Promise<UdpInbox> {
+  static async open(address = '127.0.0.1'): Promise<UdpInbox> {
     const socket = createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => socket.bind(0, address, resolve));
     return new UdpInbox(socket);
   }
 
@@ -32,7 +38,11 @@ export class UdpInbox {
     return this.queued.length;
   }
 
-  next(): Promise<Buffer> {
+  async next(): Promise<Buffer> {
+    return (await this.nextDatagram()).bytes;
+  }
+
+  nextDatagram(): Promise<Datagram> {
     const queued = this.queued.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
@@ -45,6 +55,12 @@ export class UdpInbox {
         resolve(datagram);
       };
     });
+  }
+
+  send(bytes: Uint8Array, port: number, address = '127.0.0.1'): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.socket.send(bytes, port, address, (err) => (err ? reject(err) : resolve())),
+    );
   }
 
   close(): Promise<void> {
