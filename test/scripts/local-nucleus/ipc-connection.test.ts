@@ -192,6 +192,43 @@ describe('ipc-connection', function () {
     });
   });
 
+  describe('request edge cases', () => {
+    it('does not run a request whose first message already terminates its stream', async () => {
+      const raw = await connectedRaw();
+      raw.send({
+        ...requestFrame(1, 'aws.greengrass#SubscribeToTopic', { topic: 'allowed/z' }),
+        flags: MessageFlags.TerminateStream,
+      });
+      raw.send({ type: MessageType.Ping, flags: 0, streamId: 0, headers: {}, payload: new Uint8Array(0) });
+      const next = await raw.nextFrame();
+      assert.equal(next.type, MessageType.PingResponse, 'no response frame precedes the ping answer');
+      assert.equal(fixture.nucleus.localSubscriptionCount, 0, 'the subscription was never made');
+      raw.destroy();
+    });
+
+    it('answers a request body that is not JSON with the plain-text InternalServerError', async () => {
+      const raw = await connectedRaw();
+      raw.send({
+        ...requestFrame(1, 'aws.greengrass#PublishToTopic', {}),
+        payload: textEncoder.encode('{nope'),
+      });
+      const error = await raw.nextFrame();
+      assert.deepEqual(
+        [error.type, error.flags, error.headers[':content-type'], textDecoder.decode(error.payload)],
+        [MessageType.ApplicationError, MessageFlags.TerminateStream, 'text/plain', 'InternalServerError'],
+      );
+      raw.destroy();
+    });
+
+    it('answers a second Connect on the same connection with an error frame and closes', async () => {
+      const raw = await connectedRaw();
+      raw.send(connectFrame(token));
+      const error = await raw.nextFrame();
+      assert.equal(error.type, MessageType.InternalError, 'the nucleus sends ServerError (type 7)');
+      await raw.closed;
+    });
+  });
+
   describe('malformed input', () => {
     it('closes a connection whose frame has a bad CRC and keeps serving others', async () => {
       const raw = await RawEventstreamClient.connect(fixture.nucleus.socketPath);

@@ -130,6 +130,15 @@ describe('local-nucleus', function () {
       );
     });
 
+    it('refuses a publish to a wildcard topic with InvalidArgumentsError, which the SDK model does not list', async () => {
+      // The nucleus throws InvalidArgumentsError here although PublishToTopic's model names only ServiceError and
+      // UnauthorizedError, so the real client reports an unexpected shape; the local nucleus must do the same.
+      await assert.rejects(
+        publisher.publishToTopic({ topic: 'sensors/*', publishMessage: { jsonMessage: { message: {} } } }),
+        /Unexpected response shape received: 'aws\.greengrass#InvalidArgumentsError'/,
+      );
+    });
+
     it('refuses a subscription for a component without any policy', async () => {
       const stranger = await fixture.client(fixture.register('com.example.Stranger'));
       const { message } = await rejection(stranger.subscribeToTopic({ topic: 'sensors/a' }).activate());
@@ -249,6 +258,36 @@ describe('local-nucleus', function () {
         (fixture.nucleus.getConfiguration('com.example.Config').limits as { cpuPercent: number }).cpuPercent,
         60,
       );
+    });
+
+    it('refuses a validity report nobody asked for', async () => {
+      const { message } = await rejection(
+        client.sendConfigurationValidityReport({
+          configurationValidityReport: {
+            deploymentId: 'never-made',
+            status: greengrasscoreipc.model.ConfigurationValidityStatus.ACCEPTED,
+          },
+        }),
+      );
+      assert.equal(message, 'Validation request either timed out or was never made');
+    });
+
+    it("notifies a subscriber of another component's configuration changes", async () => {
+      const reader = await fixture.client(fixture.register('com.example.Reader'));
+      const events: greengrasscoreipc.model.ConfigurationUpdateEvents[] = [];
+      const operation = reader.subscribeToConfigurationUpdate({
+        componentName: 'com.example.Config',
+        keyPath: [],
+      });
+      operation.on('message', (event) => events.push(event));
+      await operation.activate();
+      const result = await fixture.nucleus.mergeConfiguration('com.example.Config', { mode: 'eco' });
+      assert.deepEqual(result, { accepted: true });
+      await eventually(() => events.length === 1, 'the change must be announced to the reader');
+      assert.deepEqual(events[0]?.configurationUpdateEvent, {
+        componentName: 'com.example.Config',
+        keyPath: ['mode'],
+      });
     });
 
     it('accepts a deployment merge when the validator does not answer before the timeout', async () => {
