@@ -57,7 +57,13 @@ function selectBenchmarks(all: readonly Benchmark[], only: string | undefined): 
   return all.filter((benchmark) => names.includes(benchmark.name));
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/** Runs the command; `benchDir` (where to discover), `print` (stdout) and `log` (stderr) are replaceable for tests. */
+export async function main(
+  argv: readonly string[],
+  io: { benchDir?: string; print?: (text: string) => void; log?: (text: string) => void } = {},
+): Promise<number> {
+  const print = io.print ?? console.log;
+  const log = io.log ?? console.error;
   const options = new Command('bench')
     .description('Run EdgeShift benchmarks: medians over repeats, ratios against the loopback UDP baseline')
     .option('--repeat <n>', 'runs per benchmark', positiveInteger, 5)
@@ -66,10 +72,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--out-dir <dir>', 'where <name>.json goes', 'build/bench')
     .parse(argv, { from: 'node' })
     .opts<RunAllOptions>();
-  const others = selectBenchmarks(await discoverBenchmarks(BENCH_DIR), options.only);
+  const others = selectBenchmarks(await discoverBenchmarks(io.benchDir ?? BENCH_DIR), options.only);
   const results: BenchmarkResult[] = [];
   const failures: string[] = [];
-  console.error(`baseline: ${baselineBenchmark.name} × ${options.repeat}`);
+  log(`baseline: ${baselineBenchmark.name} × ${options.repeat}`);
   const baselineResult = await runBenchmark(baselineBenchmark, {
     repeat: options.repeat,
     isQuick: options.quick,
@@ -77,7 +83,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   results.push(baselineResult);
   const baseline = baselineOf(baselineResult);
   for (const benchmark of others) {
-    console.error(`running ${benchmark.name} × ${options.repeat}`);
+    log(`running ${benchmark.name} × ${options.repeat}`);
     try {
       results.push(
         await runBenchmark(benchmark, { repeat: options.repeat, isQuick: options.quick, baseline }),
@@ -87,9 +93,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
   }
   for (const result of results) await writeResultJson(options.outDir, result);
-  console.log(formatResultsTable(results));
-  console.log(`\nwrote ${results.map((r) => join(options.outDir, `${r.name}.json`)).join(', ')}`);
-  for (const failure of failures) console.error(`FAILED ${failure}`);
+  print(formatResultsTable(results));
+  print(`\nwrote ${results.map((r) => join(options.outDir, `${r.name}.json`)).join(', ')}`);
+  for (const failure of failures) log(`FAILED ${failure}`);
   return failures.length > 0 ? 1 : 0;
 }
 

@@ -104,7 +104,7 @@ async function writeOutputs(report: LoadReport, options: CliOptions): Promise<vo
   const plot = {
     buckets: report.buckets,
     bucketMs: report.bucketMs,
-    markers: options.markers ?? [],
+    markers: [...report.markers, ...(options.markers ?? [])].sort((a, b) => a.atMs - b.atMs),
     title: `${report.service} at ${report.rateHz} Hz, ${report.keyCount} keys (${report.target})`,
   };
   if (options.jsonOut) await writeOutput(options.jsonOut, JSON.stringify(report, null, 2) + '\n');

@@ -16,6 +16,7 @@ import { ReplyChecker } from './reply-checker.ts';
 import type { ReplyOutcome, StateChecker, TrackedRequest } from './reply-checker.ts';
 import { LatencyTimeline } from './latency-timeline.ts';
 import type { BucketSummary, FaultCounts, FaultKind, LatencySummary } from './latency-timeline.ts';
+import type { PlotMarker } from '../plot/latency-plot.ts';
 
 export interface LoadGeneratorOptions {
   readonly target: { readonly host: string; readonly port: number };
@@ -85,6 +86,8 @@ export interface LoadReport {
   readonly buckets: readonly BucketSummary[];
   /** The first MAX_FAULT_RECORDS faults, for diagnosis; totals count all. */
   readonly faults: readonly FaultRecord[];
+  /** Events recorded with mark() during the run, in order. */
+  readonly markers: readonly PlotMarker[];
 }
 
 export const MAX_FAULT_RECORDS = 200;
@@ -143,6 +146,8 @@ export class LoadGenerator {
   #invalid = 0;
   #sendErrors = 0;
   #hasRun = false;
+  #startMs: number | undefined;
+  readonly #markers: PlotMarker[] = [];
 
   constructor(options: LoadGeneratorOptions) {
     checkOptions(options);
@@ -167,6 +172,7 @@ export class LoadGenerator {
     const sockets = await this.#openSockets(address.family);
     const startedAtEpochMs = Date.now();
     const schedule = createSchedule(this.#now(), options.rateHz, options.durationMs);
+    this.#startMs = schedule.startMs;
     const timeline = new LatencyTimeline(schedule.startMs, options.bucketMs ?? 100);
     const checker = new ReplyChecker({
       deadlineMs: options.replyDeadlineMs ?? 1000,
@@ -184,6 +190,15 @@ export class LoadGenerator {
         sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))),
       );
     }
+  }
+
+  /**
+   * Records an event (migration start, freeze, cutover, commit) at this moment on the run's time
+   * axis; it comes back in LoadReport.markers and on the plot. Ignored before run() starts sending.
+   */
+  mark(label: string): void {
+    if (this.#startMs === undefined) return;
+    this.#markers.push({ atMs: this.#now() - this.#startMs, label });
   }
 
   async #resolveTarget(): Promise<{ address: string; family: 4 | 6 }> {
@@ -401,6 +416,7 @@ export class LoadGenerator {
       nodes: timeline.nodes,
       buckets: timeline.buckets(),
       faults: [...this.#faults],
+      markers: [...this.#markers],
     };
   }
 }

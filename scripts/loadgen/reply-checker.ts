@@ -35,6 +35,8 @@ export type ReplyOutcome =
 
 type Status = 'pending' | 'answered' | 'lost';
 
+const COMPACT_AFTER_ENTRIES = 10_000;
+
 interface Entry {
   readonly request: TrackedRequest;
   status: Status;
@@ -93,6 +95,11 @@ export class ReplyChecker {
         lost.push(entry.request);
       }
       this.#expiryCursor += 1;
+    }
+    // Drop the settled head now and then, so a long run holds only the in-flight window here.
+    if (this.#expiryCursor >= COMPACT_AFTER_ENTRIES) {
+      this.#sendOrder.splice(0, this.#expiryCursor);
+      this.#expiryCursor = 0;
     }
     return lost;
   }

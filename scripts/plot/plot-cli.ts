@@ -15,6 +15,8 @@ export interface SavedReport {
   readonly bucketMs: number;
   readonly buckets: readonly LatencyPoint[];
   readonly title: string;
+  /** Markers the run recorded itself (LoadGenerator.mark), if any. */
+  readonly markers: readonly PlotMarker[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -26,6 +28,10 @@ function isBucket(value: unknown): value is LatencyPoint {
     isRecord(value) &&
     ['startMs', 'p50Ms', 'p99Ms', 'maxMs'].every((field) => typeof value[field] === 'number')
   );
+}
+
+function isMarker(value: unknown): value is PlotMarker {
+  return isRecord(value) && typeof value.atMs === 'number' && typeof value.label === 'string';
 }
 
 function invalid(source: string, what: string): EdgeShiftError {
@@ -48,6 +54,9 @@ export function parseSavedReport(source: string, text: string): SavedReport {
   if (!Array.isArray(buckets) || !buckets.every(isBucket)) {
     throw invalid(source, 'buckets must be a list of {startMs, p50Ms, p99Ms, maxMs}');
   }
+  const markers = value.markers ?? [];
+  if (!Array.isArray(markers) || !markers.every(isMarker))
+    throw invalid(source, 'markers must be a list of {atMs, label}');
   const { service, rateHz, target } = value;
   const title = [
     typeof service === 'string' ? service : undefined,
@@ -56,7 +65,7 @@ export function parseSavedReport(source: string, text: string): SavedReport {
   ]
     .filter((part) => part !== undefined)
     .join(' ');
-  return { startedAtEpochMs, bucketMs, buckets, title };
+  return { startedAtEpochMs, bucketMs, buckets, title, markers };
 }
 
 /** Checks a list of {[timeField]: number, label: string} read from a file or a flag. */
@@ -108,6 +117,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (!options.svgOut && !options.htmlOut) throw new InvalidArgumentError('give --svg-out and/or --html-out');
   const report = parseSavedReport(options.report, await readFile(options.report, 'utf8'));
   const markers: PlotMarker[] = [
+    ...report.markers,
     ...(options.events
       ? markersFromEvents(
           report.startedAtEpochMs,

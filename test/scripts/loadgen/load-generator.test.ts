@@ -132,6 +132,7 @@ describe('load-generator', function () {
     });
     const running = generator.run();
     await new Promise((resolve) => setTimeout(resolve, 300));
+    generator.mark('event loop blocked');
     const blockUntil = performance.now() + 300;
     while (performance.now() < blockUntil) {
       // Block the event loop on purpose: the generator cannot send during this time.
@@ -142,6 +143,12 @@ describe('load-generator', function () {
     assert.ok(
       report.latency.fromScheduled.maxMs >= 250,
       `their latency counts from the schedule: ${report.latency.fromScheduled.maxMs} ms`,
+    );
+    assert.equal(report.markers.length, 1, 'the marked event is reported');
+    assert.equal(report.markers[0]?.label, 'event loop blocked');
+    assert.ok(
+      (report.markers[0]?.atMs ?? 0) >= 250,
+      `marked on the run's axis: ${report.markers[0]?.atMs} ms`,
     );
   });
 

@@ -48,6 +48,25 @@ describe('reply-checker', () => {
       assert.equal(checker.pendingCount, 0);
     });
 
+    it('still knows early ids and every pending request after many requests have settled', () => {
+      // Enough requests for the send-order list to be compacted twice; every 7th stays unanswered.
+      const checker = new ReplyChecker({ deadlineMs: 100 });
+      const lost: string[] = [];
+      for (let i = 0; i < 25_000; i += 1) {
+        checker.track(request(i, i));
+        if (i % 7 !== 0) checker.onReply(reply(`c:${i}`));
+        lost.push(...checker.expire(i).map((r) => r.id));
+      }
+      lost.push(...checker.expire(25_200).map((r) => r.id));
+      assert.equal(lost.length, 3572, 'each unanswered request is lost once (ceil(25000 / 7))');
+      assert.ok(
+        lost.every((id, n) => id === `c:${n * 7}`),
+        'in send order, none skipped',
+      );
+      assert.equal(checker.onReply(reply('c:3')).kind, 'duplicate', 'an early id is still recognised');
+      assert.equal(checker.pendingCount, 0);
+    });
+
     it('reports a reply to an id it never sent as unexpected', () => {
       assert.deepEqual(new ReplyChecker({ deadlineMs: 100 }).onReply(reply('other:1')), {
         kind: 'unexpected',
