@@ -17,6 +17,7 @@ import {
   SENSOR_STATS,
   steeredRequestFrame,
   VIP,
+  UPLINK_HOST,
   type LabNode,
 } from './lab-network.ts';
 import type { StfCase, StfDocument } from './stf-document.ts';
@@ -131,6 +132,14 @@ const cases: StfCase[] = [
     undefined,
     NODE_B.port,
   ),
+  dropped(
+    'CLAIM for node 1 arriving on the uplink port 0 is dropped (spoofed sender); port 0 is now watched too.',
+    "Packet: node-a's frame, encodeHeader(CLAIM node 1, service 1, epoch 53, sequence 306), sent into port 0.",
+    NODE_A,
+    claim(1, SERVICE, 53, 306),
+    undefined,
+    UPLINK_HOST.port,
+  ),
   requestTo('The dropped CLAIMs changed nothing: requests still go to node-b.', NODE_B, 'req-4'),
   dropped(
     'ADVICE sent by a node is dropped: only the data plane sends it.',
@@ -177,10 +186,10 @@ export const claimStf: StfDocument = {
   ],
   cases,
   closing: {
-    comment: 'Drops by reason: 3 unknown or spoofed senders (4), 3 answer types sent by a node (6).',
+    comment: 'Drops by reason: 4 unknown or spoofed senders (4), 3 answer types sent by a node (6).',
     lines: [
       'wait',
-      'check_counter drop_reasons(4) packets == 3',
+      'check_counter drop_reasons(4) packets == 4',
       'check_counter drop_reasons(6) packets == 3',
     ],
   },

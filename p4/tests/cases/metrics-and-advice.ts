@@ -15,6 +15,7 @@ import {
   NODE_B,
   policySetDefault,
   SENSOR_STATS,
+  UPLINK_HOST,
   type LabNode,
 } from './lab-network.ts';
 import type { StfCase, StfDocument } from './stf-document.ts';
@@ -111,11 +112,11 @@ const cases: StfCase[] = [
     expects: [],
   },
   silentReport(
-    'METRICS for node 1 arriving on another switch port (3) is dropped (spoofed sender).',
-    ["Packet: node-a's own report, encodeHeader(METRICS node 1, sequence 500, cpu 9000), sent into port 3."],
+    'METRICS for node 1 arriving on the uplink port 0 is dropped (spoofed sender); naming port 0 also watches it, the port a packet with no egress decision would leave by.',
+    ["Packet: node-a's own report, encodeHeader(METRICS node 1, sequence 500, cpu 9000), sent into port 0."],
     NODE_A,
     metrics(NODE_A.nodeId, 500, 9000, 0),
-    3,
+    UPLINK_HOST.port,
   ),
   silentReport(
     'First overloaded report of node 1: accepted, streak 1, consumed (clock 2, node 1 last 2).',
