@@ -6,6 +6,12 @@
 // the TypeScript reference data plane in p4/reference/ implements the same pipeline and both pass
 // p4/tests/*.stf. Control-plane entries come from p4/control-plane/*.yaml
 // (scripts/generate-switch-commands.ts). One pass through the pipeline, no recirculation.
+//
+// Compile: p4c-bm2-ss --arch v1model -o build/edgeshift.json p4/edgeshift.p4
+// Test:    p4c's backends/bmv2/run-bmv2-test.py with -tf p4/tests/<file>.stf, for each file
+// Names:   tables and actions are EdgeShiftIngress.<name> (EdgeShiftIngress.node_table); the
+//          registers and the drop_reasons counter are top-level, so their names are bare
+//          (register_read node_cpu_load 1).
 #include <core.p4>
 #include <v1model.p4>
 
