@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 
 import { MigrationState } from '../../../agent/migration/migration-state.ts';
 import type { MigrationResult } from '../../../agent/migration/source-migration.ts';
+import { until } from '../support/until.ts';
 import { STATEFUL, STATELESS, startTwoNodes, tally, type TwoNodes } from '../support/two-node-harness.ts';
 
 const MIB = 1024 * 1024;
@@ -33,6 +34,28 @@ function assertNoneLostOrDuplicated(nodes: TwoNodes, sent: readonly string[]): v
   );
 }
 
+/** After its idle timeout, a target left alone has dropped the partial state. */
+async function assertTargetDroppedAfterIdle(nodes: TwoNodes): Promise<void> {
+  nodes.clock.advance(30_000);
+  await until(() => nodes.hostB.calls.includes('dropState'), 'node-b drops its partial state');
+  await until(() => nodes.hostB.role(STATEFUL.name) === 'standby', 'node-b is standby');
+  assert.equal(nodes.hostB.stateSize(STATEFUL.name), 0, 'node-b holds no state for the service');
+  assert.deepEqual((await nodes.agentB.status()).migrations, [], 'node-b has no migration left open');
+}
+
+function assertSourceStillServes(nodes: TwoNodes, sent: readonly string[]): void {
+  assert.equal(nodes.hostA.role(STATEFUL.name), 'owner', 'node-a still owns the service');
+  assert.equal(nodes.hostA.epoch(STATEFUL.name), 1, 'node-a keeps epoch 1');
+  assert.equal(nodes.hostA.bufferedCount(STATEFUL.name), 0, 'node-a has nothing left in its buffer');
+  assert.deepEqual(
+    nodes.dataPlane.ownerOf(STATEFUL.serviceId),
+    { nodeId: 1, epoch: 1 },
+    'the data plane still sends to node-a',
+  );
+  assertNoneLostOrDuplicated(nodes, sent);
+  assert.deepEqual(nodes.hostB.processed, [], 'node-b processed nothing');
+}
+
 function states(result: MigrationResult): string[] {
   return result.transitions.map((record) => record.to);
 }
@@ -50,7 +73,7 @@ describe('agent/migration/source-migration', function () {
     it('moves a multi-MiB stateful service in checksummed chunks while requests keep arriving (in-network)', async () => {
       nodes = await startTwoNodes({ cutover: 'in-network' });
       const { hostA, hostB, agentA, dataPlane } = nodes;
-      hostA.fill(STATEFUL.name, 1536, 4096); // ~6 MiB
+      hostA.fill(STATEFUL.name, 1024, 4096); // 4 MiB
       const sent = sendBurst(nodes, 'before', 200);
       // Requests arriving during the snapshot, during the pre-copy and during the freeze.
       hostB.faults.importChunk = (request) => {
@@ -76,8 +99,8 @@ describe('agent/migration/source-migration', function () {
         `migration must commit: ${JSON.stringify(result.abortReason)}`,
       );
       assert.ok(
-        result.snapshotBytes > 6 * MIB,
-        `snapshot of ${result.snapshotBytes} bytes must be over 6 MiB`,
+        result.snapshotBytes > 4 * MIB,
+        `snapshot of ${result.snapshotBytes} bytes must be over 4 MiB`,
       );
       assert.equal(
         result.chunkCount,
@@ -190,6 +213,211 @@ describe('agent/migration/source-migration', function () {
         'node-a owns it again',
       );
       assertNoneLostOrDuplicated(nodes, sent);
+    });
+  });
+
+  describe('aborts before the cutover leave the source serving', () => {
+    it('aborts when the target dies during the snapshot, and the target drops its partial state', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      current.hostA.fill(STATEFUL.name, 256, 4096);
+      const sent = sendBurst(current, 'before', 50);
+      current.hostA.faults.readExportChunk = (request) => {
+        if (request.op === 'readExportChunk' && request.index === 2) {
+          sent.push(...sendBurst(current, 'snapshot', 20));
+          current.agentB.destroy();
+        }
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(result.abortReason?.code, 'ERR_PEER_UNREACHABLE', 'because the target is gone');
+      assert.equal(
+        result.transitions.at(-2)?.from,
+        MigrationState.TRANSFERRING_SNAPSHOT,
+        'it aborted in the snapshot',
+      );
+      assertSourceStillServes(current, sent);
+      await assertTargetDroppedAfterIdle(current);
+    });
+
+    it('aborts when the target dies during a delta', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 100);
+      current.hostA.faults.nextDelta = () => {
+        sent.push(...sendBurst(current, 'delta', 10));
+      };
+      current.hostB.faults.importDelta = () => {
+        current.agentB.destroy();
+        throw new Error('node-b died');
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(
+        result.transitions.at(-2)?.from,
+        MigrationState.COPYING_DELTAS,
+        'it aborted in the pre-copy',
+      );
+      assert.ok(!current.hostA.calls.includes('freeze'), 'the source never froze');
+      assertSourceStillServes(current, sent);
+      await assertTargetDroppedAfterIdle(current);
+    });
+
+    it('aborts when the target dies after the freeze, and the source processes everything it buffered', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 100);
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 25));
+        assert.equal(current.hostA.bufferedCount(STATEFUL.name), 25, 'the frozen source buffers arrivals');
+        current.agentB.destroy();
+        throw new Error('node-b died');
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(result.transitions.at(-2)?.from, MigrationState.ACTIVATING, 'it aborted while activating');
+      assert.ok(current.hostA.calls.includes('resume'), 'the source resumed');
+      assert.ok(result.freezeWindowMs >= 0, 'the freeze window is recorded on abort too');
+      assertSourceStillServes(current, sent);
+      assert.deepEqual(
+        current.hostA.processed.filter((id) => id.startsWith('frozen-')),
+        sent.filter((id) => id.startsWith('frozen-')),
+        'the buffered requests are processed on node-a, in arrival order',
+      );
+      await assertTargetDroppedAfterIdle(current);
+    });
+
+    it('aborts when the gRPC link is cut in the middle of the state stream', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network', proxied: true });
+      const current = nodes;
+      current.hostA.fill(STATEFUL.name, 512, 4096);
+      const sent = sendBurst(current, 'before', 50);
+      current.hostA.faults.readExportChunk = (request) => {
+        if (request.op === 'readExportChunk' && request.index === 4) current.proxy?.cut();
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(result.abortReason?.code, 'ERR_PEER_UNREACHABLE', 'because the link is gone');
+      assertSourceStillServes(current, sent);
+      // The Abort could not reach node-b either: its idle timeout cleans up.
+      await assertTargetDroppedAfterIdle(current);
+    });
+
+    it('aborts when the CLAIM is stale (a newer owner is in force): the target is fenced and drops the state', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 60);
+      current.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 1, epoch: 9 });
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 10));
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(result.abortReason?.code, 'ERR_MIGRATION_STALE_EPOCH', 'because the CLAIM was stale');
+      assert.deepEqual(
+        current.dataPlane.ownerOf(STATEFUL.serviceId),
+        { nodeId: 1, epoch: 9 },
+        'the owner in force is unchanged',
+      );
+      assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state at once');
+      assert.equal(current.hostA.role(STATEFUL.name), 'owner', 'node-a resumed');
+      assertNoneLostOrDuplicated(current, sent);
+    });
+
+    it('aborts when the activated state differs from the source state', async () => {
+      nodes = await startTwoNodes({ cutover: 'reconfiguration' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 60);
+      current.hostB.faults.activate = () => {
+        current.hostB.fill(STATEFUL.name, 1, 8); // a byte the source never had
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(
+        result.abortReason?.code,
+        'ERR_MIGRATION_CHECKSUM_MISMATCH',
+        'because the checksums differ',
+      );
+      assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state');
+      assert.equal(current.hostA.routeOf(STATEFUL.name), undefined, 'no route was changed');
+      assertSourceStillServes(current, sent);
+    });
+
+    it('aborts a step that hangs once its timeout passes', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 30);
+      current.hostB.faults.importDelta = () => new Promise<void>(() => undefined);
+      const pending = current.agentA.migrate(STATEFUL.name);
+      await until(() => current.hostB.calls.includes('importDelta'), 'the delta is being imported');
+      current.clock.advance(10_000);
+      const result = await pending;
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(result.abortReason?.code, 'ERR_MIGRATION_TIMEOUT', 'because the delta step timed out');
+      assertSourceStillServes(current, sent);
+    });
+  });
+
+  describe('failures after the cutover complete forward', () => {
+    it('the target keeps the service when the source dies after the cutover', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 80);
+      current.hostB.faults.activate = () => {
+        sendBurst(current, 'frozen', 5); // buffered on node-a, which is about to die
+      };
+      current.hostA.faults.handOver = () => {
+        current.agentA.destroy();
+        return new Promise<void>(() => undefined); // node-a is gone: nothing it holds comes back
+      };
+      void current.agentA.migrate(STATEFUL.name);
+      await until(() => current.hostA.calls.includes('handOver'), 'the source reaches the hand-over');
+      assert.deepEqual(
+        current.dataPlane.ownerOf(STATEFUL.serviceId),
+        { nodeId: 2, epoch: 2 },
+        'node-b has claimed the service',
+      );
+      current.clock.advance(30_000);
+      await until(() => !current.agentB.isBusy(STATEFUL.name), 'node-b closes the migration');
+      assert.equal(current.hostB.role(STATEFUL.name), 'owner', 'node-b keeps the service (complete forward)');
+      assert.equal(current.hostB.epoch(STATEFUL.name), 2, 'at epoch 2');
+      assert.ok(!current.hostB.calls.includes('dropState'), 'node-b never drops the state after the cutover');
+      sent.push(...sendBurst(current, 'after', 40));
+      assert.equal(
+        current.hostB.processed.filter((id) => id.startsWith('after-')).length,
+        40,
+        'new requests are served by node-b',
+      );
+      assertNoneLostOrDuplicated(current, sent);
+      // What the crash costs: the 5 requests buffered in the dead source's memory were never processed.
+      assert.equal(
+        current.hostA.bufferedCount(STATEFUL.name),
+        5,
+        'requests buffered in a crashed source are lost with it',
+      );
+    });
+
+    it('resends a CLAIM that got no answer and commits once the data plane accepts it', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 50);
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 7));
+      };
+      // The first CLAIM (or its answer) is lost.
+      current.dataPlane.isSilent = true;
+      const pending = current.agentA.migrate(STATEFUL.name);
+      await until(() => current.dataPlane.received.length > 0, 'the target sends its CLAIM');
+      current.dataPlane.isSilent = false;
+      current.clock.advance(200); // retransmit: this CLAIM is accepted
+      await until(
+        () => current.dataPlane.ownerOf(STATEFUL.serviceId)?.nodeId === 2,
+        'the data plane switches',
+      );
+      const result = await pending;
+      assert.equal(result.outcome, 'committed', 'the move completes');
+      assert.equal(current.hostA.role(STATEFUL.name), 'forwarding', 'node-a forwards');
+      assertNoneLostOrDuplicated(current, sent);
     });
   });
 });

@@ -292,7 +292,7 @@ export class InMemoryFunctionHost implements FunctionHostControl {
       role: sim.role,
       epoch: sim.epoch,
       stateKeys: sim.state.size,
-      stateBytes: encodeRecords(sim.state).length,
+      stateBytes: [...sim.state].reduce((sum, [key, value]) => sum + 8 + key.length + value.length, 0),
       processedRequests: this.processed.length,
       bufferedRequests: sim.buffered.length,
     };

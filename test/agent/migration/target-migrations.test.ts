@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+
+import { PeerClient } from '../../../agent/peer-client.ts';
+import type { StateChunkMessage } from '../../../agent/peer-proto.ts';
+import type { EdgeShiftError } from '../../../components/common/errors.ts';
+import { STATEFUL, startTwoNodes, type TwoNodes } from '../support/two-node-harness.ts';
+import { testCertificates } from '../support/test-certificates.ts';
+import { until } from '../support/until.ts';
+
+function sha256(data: Buffer): Buffer {
+  return createHash('sha256').update(data).digest();
+}
+
+/** Three chunks of a state as the source would send them; `tamper` edits one before sending. */
+function chunksOf(
+  migrationId: string,
+  tamper: (chunks: StateChunkMessage[]) => void = () => undefined,
+): StateChunkMessage[] {
+  const parts = [Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(500, 3)];
+  const total = sha256(Buffer.concat(parts));
+  const chunks = parts.map((data, index) => ({
+    migration_id: migrationId,
+    index,
+    data,
+    chunk_sha256: sha256(data),
+    is_last: index === parts.length - 1,
+    total_sha256: index === parts.length - 1 ? total : Buffer.alloc(0),
+  }));
+  tamper(chunks);
+  return chunks;
+}
+
+describe('agent/migration/target-migrations', function () {
+  this.timeout(60_000);
+  let nodes: TwoNodes;
+  let client: PeerClient;
+
+  beforeEach(async () => {
+    nodes = await startTwoNodes({ cutover: 'in-network' });
+    const certs = await testCertificates();
+    client = new PeerClient({
+      peerNodeId: 'node-b',
+      grpcAddress: `127.0.0.1:${nodes.agentB.port}`,
+      tls: certs.nodeA,
+    });
+  });
+
+  afterEach(async () => {
+    client.close();
+    await nodes.close();
+  });
+
+  async function prepare(migrationId: string): Promise<void> {
+    await client.prepare(
+      {
+        migration_id: migrationId,
+        service: STATEFUL.name,
+        service_id: STATEFUL.serviceId,
+        epoch: 2,
+        source_node_id: 'node-a',
+        is_stateful: true,
+        snapshot_bytes: 2500,
+        chunk_count: 3,
+        cutover: 'in-network',
+      },
+      10_000,
+    );
+  }
+
+  async function send(chunks: readonly StateChunkMessage[]): Promise<unknown> {
+    const stream = client.openStateStream(10_000);
+    for (const chunk of chunks) await stream.write(chunk);
+    return stream.finish();
+  }
+
+  it('imports every chunk of a state whose chunk and total checksums match', async () => {
+    await prepare('m-good');
+    const summary = await send(chunksOf('m-good'));
+    assert.deepEqual(
+      summary,
+      { chunks_received: 3, bytes_received: 2500 },
+      'the target counts what it imported',
+    );
+    assert.deepEqual(
+      nodes.hostB.calls.filter((op) => op !== 'listFunctions'),
+      ['beginImport', 'importChunk', 'importChunk', 'importChunk'],
+      'one beginImport, then one importChunk per chunk',
+    );
+  });
+
+  const corruptions: ReadonlyArray<readonly [string, (chunks: StateChunkMessage[]) => void]> = [
+    [
+      'a chunk whose bytes changed on the way',
+      (chunks) => {
+        chunks[1] = {
+          ...chunks[1]!,
+          data: Buffer.concat([chunks[1]!.data.subarray(0, 999), Buffer.from([0xff])]),
+        };
+      },
+    ],
+    [
+      'a last chunk whose total checksum does not match',
+      (chunks) => {
+        chunks[2] = { ...chunks[2]!, total_sha256: sha256(Buffer.from('another state')) };
+      },
+    ],
+  ];
+  for (const [name, tamper] of corruptions) {
+    it(`aborts on ${name} and drops the partial state`, async () => {
+      await prepare('m-bad');
+      await assert.rejects(
+        send(chunksOf('m-bad', tamper)),
+        (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_CHECKSUM_MISMATCH',
+        'the source must learn that the state was corrupted',
+      );
+      assert.ok(nodes.hostB.calls.includes('dropState'), 'the target drops what it imported');
+      assert.equal(nodes.hostB.role(STATEFUL.name), 'standby', 'the target is back to standby');
+      const abort = await client.abort({ migration_id: 'm-bad', reason: 'checksum' }, 10_000);
+      assert.deepEqual(abort, { outcome: 'dropped' }, 'a late Abort learns the state was dropped');
+    });
+  }
+
+  it('refuses a chunk out of order', async () => {
+    await prepare('m-order');
+    const [first, second, third] = chunksOf('m-order');
+    await assert.rejects(
+      send([first!, third!, second!]),
+      (err: EdgeShiftError) => err.code === 'ERR_PEER_BAD_MESSAGE',
+      'chunk 2 where 1 was due must be refused',
+    );
+  });
+
+  it('refuses a second migration of the same service while one is in progress', async () => {
+    await prepare('m-first');
+    await assert.rejects(prepare('m-second'), (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_BUSY');
+  });
+
+  it('refuses calls for a migration it never prepared', async () => {
+    await assert.rejects(
+      client.applyDelta(
+        {
+          migration_id: 'm-none',
+          round: 1,
+          delta: Buffer.alloc(0),
+          delta_sha256: sha256(Buffer.alloc(0)),
+          is_final: false,
+        },
+        10_000,
+      ),
+      (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_UNKNOWN',
+    );
+  });
+
+  it('refuses an activation before the snapshot was complete (illegal transition)', async () => {
+    await prepare('m-early');
+    const stream = client.openStateStream(10_000);
+    await stream.write(chunksOf('m-early')[0]!);
+    await until(() => nodes.hostB.calls.includes('importChunk'), 'the first chunk is imported');
+    await assert.rejects(
+      client.activate({ migration_id: 'm-early', epoch: 2, expected_state_checksum: '' }, 10_000),
+      (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_ILLEGAL_TRANSITION',
+      'TRANSFERRING_SNAPSHOT -> ACTIVATING is not an edge of the machine',
+    );
+    stream.cancel();
+  });
+});
