@@ -25,6 +25,7 @@ import {
   operationShapes,
   SERVICE_MODEL_TYPE_HEADER,
   type OperationShapes,
+  UnmodeledIpcError,
 } from './service-model.ts';
 
 const log = createLogger('local-nucleus:connection');
@@ -98,7 +99,7 @@ class RpcStream implements OperationStream {
       flags: MessageFlags.TerminateStream,
       streamId: this.streamId,
       headers: { [CONTENT_TYPE_HEADER]: CONTENT_TYPE_JSON, [SERVICE_MODEL_TYPE_HEADER]: error.shape },
-      payload: jsonBytes({ message: error.message }),
+      payload: jsonBytes({ message: error.message, ...error.fields }),
     });
     this.finish();
   }
@@ -373,6 +374,11 @@ export class IpcConnection {
     } catch (error) {
       if (error instanceof ModeledIpcError) {
         stream.sendError(error);
+        return;
+      }
+      if (error instanceof UnmodeledIpcError) {
+        log.warn('operation failed without a modeled error', { operation: stream.operationName, error });
+        stream.sendInternalError();
         return;
       }
       // translateExceptions in the nucleus turns any other failure into a ServiceError.

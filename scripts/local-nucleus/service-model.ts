@@ -42,8 +42,21 @@ export class ModeledIpcError extends Error {
   constructor(
     readonly shape: ModeledErrorShape,
     message: string,
+    /** Further members of the error shape, e.g. resourceType / resourceName of ResourceNotFoundError. */
+    readonly fields: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'ModeledIpcError';
+  }
+}
+
+/**
+ * A failure the nucleus does not translate into a modeled error (an exception escaping a handler that does not
+ * use translateExceptions): the client receives the plain-text "InternalServerError".
+ */
+export class UnmodeledIpcError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnmodeledIpcError';
   }
 }

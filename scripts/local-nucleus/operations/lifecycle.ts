@@ -1,20 +1,21 @@
 // Lifecycle operations of the local nucleus: UpdateState (a component reports RUNNING or ERRORED) and
 // GetComponentDetails (name, version, state), with the nucleus's error texts. Registered by
 // operations/index.ts; acts on the component registry through NucleusServices.
-import { ModeledIpcError } from '../service-model.ts';
+import { ModeledIpcError, UnmodeledIpcError } from '../service-model.ts';
 import type { OperationHandler } from './operation-context.ts';
 
 export const updateState: OperationHandler = (request, stream, services) => {
-  const state = request.state;
-  if (state !== 'RUNNING' && state !== 'ERRORED') {
-    throw new ModeledIpcError('aws.greengrass#ServiceError', `Invalid state ${String(state)}`);
-  }
   if (services.findComponent(stream.componentName) === undefined) {
-    throw new ModeledIpcError(
-      'aws.greengrass#ResourceNotFoundError',
-      `Component ${stream.componentName} not found`,
-    );
+    throw new ModeledIpcError('aws.greengrass#ResourceNotFoundError', 'Component with given name not found', {
+      resourceType: 'Component',
+      resourceName: stream.componentName,
+    });
   }
+  // The nucleus parses the state without translateExceptions, so anything but the two reportable states
+  // escapes as the plain-text InternalServerError.
+  const state = request.state;
+  if (state !== 'RUNNING' && state !== 'ERRORED')
+    throw new UnmodeledIpcError(`cannot report state ${String(state)}`);
   services.reportState(stream.componentName, state);
   stream.respond({});
 };

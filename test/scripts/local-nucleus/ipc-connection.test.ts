@@ -220,6 +220,19 @@ describe('ipc-connection', function () {
       raw.destroy();
     });
 
+    it('answers UpdateState with a state other than RUNNING or ERRORED with InternalServerError', async () => {
+      const raw = await connectedRaw();
+      raw.send(requestFrame(1, 'aws.greengrass#UpdateState', { state: 'FINISHED' }));
+      const error = await raw.nextFrame();
+      assert.deepEqual(
+        [error.type, error.headers[':content-type'], textDecoder.decode(error.payload)],
+        [MessageType.ApplicationError, 'text/plain', 'InternalServerError'],
+        'the nucleus does not translate this failure into a modeled error',
+      );
+      assert.equal(fixture.nucleus.getState('com.example.Raw'), 'NEW', 'the state is unchanged');
+      raw.destroy();
+    });
+
     it('answers a second Connect on the same connection with an error frame and closes', async () => {
       const raw = await connectedRaw();
       raw.send(connectFrame(token));
