@@ -20,7 +20,13 @@ import {
   type DropReasonCode,
 } from './program.ts';
 import { CounterArray, RegisterArray, wrap } from './registers.ts';
-import { MatchTable, type ActionParams, type KeyMatch, type TableEntry } from './tables.ts';
+import {
+  MatchTable,
+  type ActionDefinition,
+  type ActionParams,
+  type KeyMatch,
+  type TableEntry,
+} from './tables.ts';
 
 /** BMv2 simple_switch drops a packet whose egress_spec is this port (what mark_to_drop sets). */
 export const BMV2_DROP_PORT = 511;
@@ -80,7 +86,7 @@ export class ReferencePipeline {
   private readonly tablesByName = new Map<string, MatchTable>();
   private readonly registersByName = new Map<string, RegisterArray>();
   private readonly countersByName = new Map<string, CounterArray>();
-  private readonly listener: PipelineListener | undefined;
+  private readonly listeners = new Set<PipelineListener>();
 
   private readonly nodeTable: MatchTable;
   private readonly serviceTable: MatchTable;
@@ -100,7 +106,7 @@ export class ReferencePipeline {
   private readonly dropReasons: CounterArray;
 
   constructor(options: { onEvent?: PipelineListener } = {}) {
-    this.listener = options.onEvent;
+    if (options.onEvent !== undefined) this.listeners.add(options.onEvent);
     const actions = new Map(ACTIONS.map((action) => [action.name, action]));
     for (const table of TABLES) this.tablesByName.set(table.name, new MatchTable(table, actions));
     for (const register of REGISTERS) {
@@ -209,6 +215,14 @@ export class ReferencePipeline {
 
   resolveAction(table: MatchTable, actionName: string): string {
     return resolveName(`action of ${table.name}`, actionName, table.definition.actions);
+  }
+
+  /** An action of `table` by full name or suffix, with its parameters in declaration order. */
+  actionDefinition(table: MatchTable, actionName: string): ActionDefinition {
+    const name = this.resolveAction(table, actionName);
+    const definition = ACTIONS.find((action) => action.name === name);
+    if (definition === undefined) throw new Error(`unreachable: action ${name} has no definition`);
+    return definition;
   }
 
   readRegister(name: string, index: number): number {
@@ -468,12 +482,19 @@ export class ReferencePipeline {
     return wrap(now - this.lastSeenUs.read(nodeId), TIMESTAMP_MODULUS) <= policy.livenessTimeoutUs;
   }
 
+  /** Adds an observer of decisions (logs, tests); returns the function that removes it. */
+  subscribe(listener: PipelineListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
   private emit(event: PipelineEvent): void {
-    if (this.listener === undefined) return;
-    try {
-      this.listener(event);
-    } catch {
-      // An observer's failure must not change what the data plane does with the packet.
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // An observer's failure must not change what the data plane does with the packet.
+      }
     }
   }
 }

@@ -20,8 +20,8 @@ export const ACTION_NAMES = {
 } as const;
 
 export const TABLE_NAMES = {
-  node: 'node_table',
-  service: 'service_table',
+  node: `${INGRESS}.node_table`,
+  service: `${INGRESS}.service_table`,
   reply: `${INGRESS}.reply_table`,
   ipv4Lpm: `${INGRESS}.ipv4_lpm`,
   policy: `${INGRESS}.policy_table`,
