@@ -100,6 +100,41 @@ describe('scripts/generate-stf-tests', () => {
     });
   });
 
+  describe('table setup against p4/edgeshift.p4', () => {
+    const programText = readFile(new URL('../../p4/edgeshift.p4', import.meta.url), 'utf8');
+
+    /** Parameter names of `action name(...)` in the program, in order. */
+    function actionParams(program: string, action: string): string[] | undefined {
+      const match = new RegExp(`\\baction ${action}\\(([^)]*)\\)`).exec(program);
+      if (match === null) return undefined;
+      return (match[1] ?? '')
+        .split(',')
+        .map((param) => param.trim().split(/\s+/).pop() ?? '')
+        .filter((name) => name !== '');
+    }
+
+    for (const document of STF_DOCUMENTS) {
+      it(`${document.fileName}: names tables, keys, actions and parameters the program declares`, async () => {
+        const program = await programText;
+        for (const line of document.setup) {
+          const match = /^(add|setdefault) (\w+) (.*?)(\w+)\((.*)\)$/.exec(line);
+          assert.ok(match, `unexpected setup line: ${line}`);
+          const [, , table = '', keys = '', action = '', args = ''] = match;
+          assert.match(program, new RegExp(`\\btable ${table} \\{`), `table ${table}`);
+          for (const key of keys
+            .trim()
+            .split(/\s+/)
+            .filter((k) => k !== '')) {
+            const field = key.split(':')[0] ?? '';
+            assert.ok(program.includes(`${field}: `), `key ${field} of ${table}`);
+          }
+          const argNames = args.split(',').map((arg) => arg.split(':')[0]?.trim() ?? '');
+          assert.deepEqual(argNames, actionParams(program, action), `parameters of ${action}`);
+        }
+      });
+    }
+  });
+
   describe('formatFrame', () => {
     it('splits an IPv4/UDP frame at its Ethernet, IPv4 and UDP boundaries', () => {
       const frame = Buffer.alloc(14 + 20 + 8 + 2, 0);
