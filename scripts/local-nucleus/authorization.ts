@@ -4,7 +4,7 @@
 // on registration and configuration changes. Invariant: anything not allowed by a policy of the principal itself
 // is refused with UnauthorizedError and the nucleus's own message text.
 import { ModeledIpcError } from './service-model.ts';
-import { resourceMatches, type ResourceLookup } from './topic-matching.ts';
+import { resourceMatches } from './topic-matching.ts';
 
 export const PUBSUB_SERVICE = 'aws.greengrass.ipc.pubsub';
 export const MQTT_PROXY_SERVICE = 'aws.greengrass.ipc.mqttproxy';
@@ -57,31 +57,19 @@ export class Authorizer {
     this.policiesByPrincipal.delete(principal);
   }
 
-  isAllowed(
-    destination: string,
-    principal: string,
-    operation: string,
-    resource: string,
-    lookup: ResourceLookup,
-  ): boolean {
+  isAllowed(destination: string, principal: string, operation: string, resource: string): boolean {
     const policies = this.policiesByPrincipal.get(principal) ?? [];
     return policies.some(
       (policy) =>
         policy.destination === destination &&
         (policy.operations.includes(operation) || policy.operations.includes('*')) &&
-        policy.resources.some((allowed) => resourceMatches(allowed, resource, lookup)),
+        policy.resources.some((allowed) => resourceMatches(allowed, resource)),
     );
   }
 
   /** Throws UnauthorizedError with the message AuthorizationHandler.isAuthorized builds on a device. */
-  authorize(
-    destination: string,
-    principal: string,
-    operation: string,
-    resource: string,
-    lookup: ResourceLookup,
-  ): void {
-    if (this.isAllowed(destination, principal, operation, resource, lookup)) return;
+  authorize(destination: string, principal: string, operation: string, resource: string): void {
+    if (this.isAllowed(destination, principal, operation, resource)) return;
     throw new ModeledIpcError(
       'aws.greengrass#UnauthorizedError',
       `Principal ${principal} is not authorized to perform ${destination}:${operation} on resource ${resource}`,

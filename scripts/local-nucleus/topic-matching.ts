@@ -1,7 +1,7 @@
 // Topic and resource matching for the local nucleus: MQTT topic filters (`+`, `#`) for delivering local and
-// bridged messages, and the two ways Greengrass matches an authorization policy's resource against a request
-// (standard: only `*` globs; MQTT style: `*` plus validly placed `+` / `#`), as the nucleus's WildcardTrie does.
-// Pure functions; used by local-pubsub.ts, mqtt-bridge.ts and authorization.ts.
+// bridged messages, and the MQTT-style match of an authorization policy's resource against a request (`*` plus
+// validly placed `+` / `#`), as the nucleus's WildcardTrie.matchesMQTT does for the pubsub and mqttproxy
+// services. Pure functions; used by local-pubsub.ts, mqtt-bridge.ts and authorization.ts.
 
 /** True when the MQTT topic filter matches the concrete topic (MQTT 3.1.1 section 4.7). */
 export function mqttFilterMatches(filter: string, topic: string): boolean {
@@ -21,18 +21,16 @@ export function hasMqttWildcard(topic: string): boolean {
   return topic.includes('+') || topic.includes('#');
 }
 
-export type ResourceLookup = 'standard' | 'mqtt';
-
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**
- * Turns a policy resource into a regular expression. `*` matches any characters. In MQTT style, `+` matches
- * any characters but `/` when it fills a whole level, and a trailing `/#` (or a lone `#`) matches the parent
- * and everything below it; misplaced `+` / `#` stay literal, as in the nucleus.
+ * Turns a policy resource into a regular expression. `*` matches any characters; `+` matches any characters
+ * but `/` when it fills a whole level; a trailing `/#` (or a lone `#`) matches the parent and everything below
+ * it; misplaced `+` / `#` stay literal, as in the nucleus.
  */
-function resourcePattern(resource: string, lookup: ResourceLookup): RegExp {
+function resourcePattern(resource: string): RegExp {
   let pattern = '';
   for (let index = 0; index < resource.length; index += 1) {
     const char = resource.charAt(index);
@@ -41,9 +39,9 @@ function resourcePattern(resource: string, lookup: ResourceLookup): RegExp {
     const fillsLevel = previous === '/' && next === '/';
     if (char === '*') {
       pattern += '.*';
-    } else if (lookup === 'mqtt' && char === '+' && fillsLevel) {
+    } else if (char === '+' && fillsLevel) {
       pattern += '[^/]*';
-    } else if (lookup === 'mqtt' && char === '#' && fillsLevel && index === resource.length - 1) {
+    } else if (char === '#' && fillsLevel && index === resource.length - 1) {
       pattern = index === 0 ? '.*' : `${pattern.slice(0, -1)}(?:/.*)?`;
     } else {
       pattern += escapeRegExp(char);
@@ -53,7 +51,7 @@ function resourcePattern(resource: string, lookup: ResourceLookup): RegExp {
 }
 
 /** True when a policy resource allows the requested resource (a topic, or a topic filter for subscriptions). */
-export function resourceMatches(policyResource: string, requested: string, lookup: ResourceLookup): boolean {
+export function resourceMatches(policyResource: string, requested: string): boolean {
   if (policyResource === requested) return true;
-  return resourcePattern(policyResource, lookup).test(requested);
+  return resourcePattern(policyResource).test(requested);
 }

@@ -1,5 +1,5 @@
 // PublishToTopic and SubscribeToTopic of the local nucleus (aws.greengrass.ipc.pubsub), with the nucleus's
-// argument checks, error texts and standard-lookup authorization. Registered by operations/index.ts; acts on
+// argument checks, error texts and MQTT-style resource authorization. Registered by operations/index.ts; acts on
 // LocalPubSub. Invariant: a subscription lives exactly as long as its stream.
 import { PUBSUB_SERVICE } from '../authorization.ts';
 import { defaultReceiveMode, type LocalMessage, type ReceiveMode } from '../local-pubsub.ts';
@@ -41,7 +41,7 @@ function parseReceiveMode(value: unknown, topic: string): ReceiveMode {
 export const publishToTopic: OperationHandler = (request, stream, services) => {
   const topic = request.topic;
   if (typeof topic !== 'string') throw invalidArguments('Publish topic must not be null');
-  services.authorizer.authorize(PUBSUB_SERVICE, stream.componentName, PUBLISH_TO_TOPIC, topic, 'standard');
+  services.authorizer.authorize(PUBSUB_SERVICE, stream.componentName, PUBLISH_TO_TOPIC, topic);
   if (topic.includes('+') || topic.includes('#') || topic.includes('*')) {
     throw invalidArguments('Publish topic must not contain a wildcard.');
   }
@@ -52,7 +52,7 @@ export const publishToTopic: OperationHandler = (request, stream, services) => {
 
 export const subscribeToTopic: OperationHandler = (request, stream, services) => {
   const topic = typeof request.topic === 'string' ? request.topic : '';
-  services.authorizer.authorize(PUBSUB_SERVICE, stream.componentName, SUBSCRIBE_TO_TOPIC, topic, 'standard');
+  services.authorizer.authorize(PUBSUB_SERVICE, stream.componentName, SUBSCRIBE_TO_TOPIC, topic);
   if (topic === '') throw invalidArguments('Subscribe topic must not be empty');
   stream.respond({});
   const unsubscribe = services.pubsub.subscribe({

@@ -36,45 +36,46 @@ describe('authorization', () => {
     authorizer.setPolicies('c', accessControl);
 
     it('allows only the listed operation on a matching resource of the same service', () => {
+      assert.equal(authorizer.isAllowed(PUBSUB_SERVICE, 'c', 'aws.greengrass#PublishToTopic', 'out/a'), true);
       assert.equal(
-        authorizer.isAllowed(PUBSUB_SERVICE, 'c', 'aws.greengrass#PublishToTopic', 'out/a', 'standard'),
-        true,
-      );
-      assert.equal(
-        authorizer.isAllowed(PUBSUB_SERVICE, 'c', 'aws.greengrass#SubscribeToTopic', 'out/a', 'standard'),
+        authorizer.isAllowed(PUBSUB_SERVICE, 'c', 'aws.greengrass#SubscribeToTopic', 'out/a'),
         false,
         'an operation not listed is refused',
       );
       assert.equal(
-        authorizer.isAllowed(MQTT_PROXY_SERVICE, 'c', 'aws.greengrass#PublishToIoTCore', 'out/a', 'mqtt'),
+        authorizer.isAllowed(MQTT_PROXY_SERVICE, 'c', 'aws.greengrass#PublishToIoTCore', 'out/a'),
         false,
         'a pubsub policy does not grant mqttproxy',
       );
     });
 
+    it('matches mqttproxy resources MQTT style: + fills exactly one level', () => {
+      assert.equal(
+        authorizer.isAllowed(MQTT_PROXY_SERVICE, 'c', 'aws.greengrass#PublishToIoTCore', 'cloud/x/in'),
+        true,
+      );
+      assert.equal(
+        authorizer.isAllowed(MQTT_PROXY_SERVICE, 'c', 'aws.greengrass#PublishToIoTCore', 'cloud/x/y/in'),
+        false,
+      );
+    });
+
     it('grants nothing to another principal', () => {
       assert.equal(
-        authorizer.isAllowed(PUBSUB_SERVICE, 'd', 'aws.greengrass#PublishToTopic', 'out/a', 'standard'),
+        authorizer.isAllowed(PUBSUB_SERVICE, 'd', 'aws.greengrass#PublishToTopic', 'out/a'),
         false,
       );
     });
 
     it('throws UnauthorizedError with the nucleus message', () => {
       assert.throws(
-        () =>
-          authorizer.authorize(
-            MQTT_PROXY_SERVICE,
-            'c',
-            'aws.greengrass#PublishToIoTCore',
-            'cloud/a/b/in',
-            'mqtt',
-          ),
+        () => authorizer.authorize(PUBSUB_SERVICE, 'c', 'aws.greengrass#PublishToTopic', 'in/a'),
         (error: unknown) => {
           assert.ok(error instanceof ModeledIpcError);
           assert.equal(error.shape, 'aws.greengrass#UnauthorizedError');
           assert.equal(
             error.message,
-            'Principal c is not authorized to perform aws.greengrass.ipc.mqttproxy:aws.greengrass#PublishToIoTCore on resource cloud/a/b/in',
+            'Principal c is not authorized to perform aws.greengrass.ipc.pubsub:aws.greengrass#PublishToTopic on resource in/a',
           );
           return true;
         },

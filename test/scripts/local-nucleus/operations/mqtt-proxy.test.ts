@@ -60,6 +60,11 @@ describe('operations/mqtt-proxy', function () {
     await eventually(() => received.length === 1, 'the subscriber must receive the broker message');
     assert.equal(received[0]?.message?.topicName, 'commands/node-1/migrate');
     assert.equal(Buffer.from(received[0]?.message?.payload as ArrayBuffer).toString(), '{"go":true}');
+    assert.deepEqual(
+      [received[0]?.message?.retain, received[0]?.message?.payloadFormat],
+      [false, greengrasscoreipc.model.PayloadFormat.BYTES],
+      'retain and the bytes payload format travel as the nucleus sends them',
+    );
     const unsubscribed = new Promise<string[]>((resolve) =>
       broker.once('unsubscribe', (topics: string[]) => resolve(topics)),
     );
@@ -84,17 +89,18 @@ describe('operations/mqtt-proxy', function () {
     });
   });
 
-  it('refuses topics outside the mqttproxy policy with UnauthorizedError, matching MQTT wildcards', async () => {
+  it('refuses topics outside the mqttproxy policy with UnauthorizedError "Not Authorized"', async () => {
     await assert.rejects(
       client.publishToIoTCore({
         topicName: 'devices/a/b/telemetry',
         qos: greengrasscoreipc.model.QOS.AT_MOST_ONCE,
+        payload: new Uint8Array([1]),
       }),
       (error: { serviceError?: { message?: string } }) => {
         assert.equal(
           error.serviceError?.message,
-          'Principal com.example.Bridge is not authorized to perform ' +
-            'aws.greengrass.ipc.mqttproxy:aws.greengrass#PublishToIoTCore on resource devices/a/b/telemetry',
+          'Not Authorized',
+          'the nucleus hides the detail from the client',
         );
         return true;
       },
@@ -105,6 +111,17 @@ describe('operations/mqtt-proxy', function () {
         .subscribeToIoTCore({ topicName: 'other/#', qos: greengrasscoreipc.model.QOS.AT_MOST_ONCE })
         .activate(),
       'a filter outside the policy must be refused',
+    );
+  });
+
+  it('refuses a publish without a payload with "Payload is required"', async () => {
+    await assert.rejects(
+      client.publishToIoTCore({
+        topicName: 'devices/n/telemetry',
+        qos: greengrasscoreipc.model.QOS.AT_MOST_ONCE,
+      }),
+      /Unexpected response shape received: 'aws\.greengrass#InvalidArgumentsError'/,
+      'InvalidArgumentsError is outside the PublishToIoTCore model, so the client sees an unexpected shape',
     );
   });
 });
