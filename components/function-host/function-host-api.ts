@@ -8,6 +8,11 @@ export function functionHostControlTopic(thingName: string): string {
   return `edgeshift/function-host/${thingName}/control`;
 }
 
+/** Local pub/sub topic on which a node's function host publishes {"inflightRequests": n} (node monitor). */
+export function functionHostInflightTopic(thingName: string): string {
+  return `edgeshift/function-host/${thingName}/inflight`;
+}
+
 export type FunctionRole =
   | 'owner' // processes requests for the service
   | 'frozen' // stopped processing, buffers arrivals (source, between freeze and cutover)

@@ -91,6 +91,11 @@ export class ServiceRuntime {
     return this.#epoch;
   }
 
+  /** Requests accepted and not yet answered: running, queued behind their key, buffered or held. */
+  get inflightRequests(): number {
+    return this.#queuedCount + this.#activeKeys.size;
+  }
+
   summary(): FunctionSummaryWithCounters {
     return {
       service: this.name,
