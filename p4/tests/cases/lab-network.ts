@@ -9,7 +9,13 @@ import {
   PacketType,
   type PacketTypeCode,
 } from '../../protocol/edgeshift-protocol.ts';
-import { buildUdpFrame, parseIpv4, parseMac, type UdpFrameSpec } from '../../protocol/udp-frame.ts';
+import {
+  buildUdpFrame,
+  ipv4HeaderChecksum,
+  parseIpv4,
+  parseMac,
+  type UdpFrameSpec,
+} from '../../protocol/udp-frame.ts';
 
 export interface LabHost {
   readonly name: string;
@@ -274,4 +280,36 @@ export function forwardedFrame(
     ttl: TTL - 1,
     udpChecksum: vipSource === undefined ? 'compute' : 'zero',
   });
+}
+
+/**
+ * An ICMP echo request (IPv4 protocol 1, so no UDP header is parsed), built by hand: the frame
+ * builder only makes UDP. The IPv4 checksum comes from ipv4HeaderChecksum; the ICMP checksum from
+ * the same one's-complement sum over the 8-byte ICMP header and payload.
+ */
+export function icmpEchoFrame(
+  srcMac: string,
+  dstMac: string,
+  srcIpv4: string,
+  dstIpv4: string,
+  ttl: number,
+): Buffer {
+  const icmp = Buffer.from([8, 0, 0, 0, 0x12, 0x34, 0, 1, 0x70, 0x69, 0x6e, 0x67]); // type 8, id 0x1234, seq 1, "ping"
+  let sum = 0;
+  for (let i = 0; i < icmp.length; i += 2) sum += (icmp[i]! << 8) | (icmp[i + 1] ?? 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  icmp.writeUInt16BE(~sum & 0xffff, 2);
+  const frame = Buffer.alloc(14 + 20 + icmp.length);
+  Buffer.from(parseMac(dstMac)).copy(frame, 0);
+  Buffer.from(parseMac(srcMac)).copy(frame, 6);
+  frame.writeUInt16BE(0x0800, 12);
+  frame[14] = 0x45;
+  frame.writeUInt16BE(20 + icmp.length, 16);
+  frame[22] = ttl;
+  frame[23] = 1; // ICMP
+  frame.writeUInt32BE(parseIpv4(srcIpv4), 26);
+  frame.writeUInt32BE(parseIpv4(dstIpv4), 30);
+  frame.writeUInt16BE(ipv4HeaderChecksum(frame.subarray(14, 34)), 24);
+  icmp.copy(frame, 34);
+  return frame;
 }

@@ -9,8 +9,10 @@ import {
   CLIENT,
   CLIENT_UDP_PORT,
   controlFrame,
+  DATA_PLANE,
   forwardedFrame,
   hostFrame,
+  icmpEchoFrame,
   INGEST,
   ipv4Hex,
   macHex,
@@ -165,6 +167,19 @@ const cases: StfCase[] = [
         port: CLIENT.port,
         frame: forwardedFrame(NODE_A, CLIENT.ipv4, 5555, CLIENT_UDP_PORT, 'plain', CLIENT),
       },
+    ],
+  },
+  {
+    title: 'Plain IPv4 forwarding of a packet that is not UDP (ICMP echo from node-b to the client).',
+    built: [
+      'Packet: hand-built ICMP echo request 10.0.2.2 -> 10.0.3.3, TTL 64, IPv4 checksum from ipv4HeaderChecksum.',
+      'Expected: the same with Ethernet source := data plane MAC, destination := client MAC, TTL 63, IPv4 checksum recomputed, port 3.',
+    ],
+    packets: [
+      { port: NODE_B.port, frame: icmpEchoFrame(NODE_B.mac, DATA_PLANE.mac, NODE_B.ipv4, CLIENT.ipv4, 64) },
+    ],
+    expects: [
+      { port: CLIENT.port, frame: icmpEchoFrame(DATA_PLANE.mac, CLIENT.mac, NODE_B.ipv4, CLIENT.ipv4, 63) },
     ],
   },
   {
