@@ -19,8 +19,10 @@ import { substituteVariables, type ComponentVariables, type VariableScope } from
 export interface RunnableComponent {
   readonly recipe: Recipe;
   readonly manifest: Manifest;
-  /** The configuration to register: DefaultConfiguration with the deployment's merge applied. */
+  /** The configuration to register: the recipe's DefaultConfiguration (with accessControl variables resolved). */
   readonly configuration: Record<string, unknown>;
+  /** The deployment's configuration merge, applied through the nucleus before the lifecycle starts. */
+  readonly merge?: Record<string, unknown>;
   readonly artifactsPath: string;
   readonly decompressedPath: string;
 }
@@ -176,6 +178,11 @@ class SupervisedComponent {
       version: this.component.recipe.componentVersion,
       configuration: this.component.configuration,
     }).svcuid;
+    if (this.component.merge !== undefined) {
+      const result = await nucleus.mergeConfiguration(this.name, this.component.merge);
+      if (!result.accepted)
+        this.logger.warn('configuration merge refused', { component: this.name, reason: result.reason });
+    }
     nucleus.on('component-state', this.onNucleusState);
     void this.runLifecycle(true);
     await this.settled;
