@@ -4,6 +4,7 @@
 // Prints one JSON line {"port": N} on stdout when listening (PORT env var, default any); stops on SIGTERM.
 
 import dgram from 'node:dgram';
+import { pathToFileURL } from 'node:url';
 import { encodeMessage, parseRequest } from '../../components/function-host/request-wire.ts';
 
 export function startUdpCounterServer(options: {
@@ -28,7 +29,7 @@ export function startUdpCounterServer(options: {
   return new Promise((resolve) => socket.bind(options.port, options.host, () => resolve(socket)));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const socket = await startUdpCounterServer({
     host: '127.0.0.1',
     port: Number(process.env.PORT ?? 0),

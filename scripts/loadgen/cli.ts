@@ -5,6 +5,7 @@
 
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import cliProgress from 'cli-progress';
 import { LoadGenerator, readingValue } from './load-generator.ts';
@@ -146,7 +147,7 @@ export async function main(
   return lost + duplicates + wrongState > 0 ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main(process.argv).then(
     (code) => process.exit(code),
     (err: unknown) => {

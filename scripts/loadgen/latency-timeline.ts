@@ -35,7 +35,9 @@ export interface LatencySummary {
 }
 
 export function summarizeHistogram(histogram: Histogram): LatencySummary {
-  const ms = (valueUs: number): number => Math.round(valueUs) / 1000;
+  // HDR percentiles report the top of a value's sub-bucket, which can exceed the exact maximum:
+  // clamp, so p99.9 never reads above max.
+  const ms = (valueUs: number): number => Math.round(Math.min(valueUs, histogram.maxValue)) / 1000;
   if (histogram.totalCount === 0)
     return { count: 0, p50Ms: 0, p90Ms: 0, p99Ms: 0, p999Ms: 0, maxMs: 0, meanMs: 0 };
   return {

@@ -5,6 +5,7 @@
 
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import { markersFromEvents, renderLatencyHtml, renderLatencySvg } from './latency-plot.ts';
@@ -137,7 +138,7 @@ export async function main(argv: readonly string[]): Promise<void> {
   if (options.htmlOut) await writeOutput(options.htmlOut, renderLatencyHtml(plot));
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   main(process.argv).catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : String(err));
     process.exit(2);
