@@ -64,7 +64,7 @@ function renderCase(stfCase: StfCase, index: number): string[] {
   const lines = [`# ${index + 1}. ${stfCase.title}`, ...stfCase.built.map((line) => `#    ${line}`)];
   for (const packet of stfCase.packets) lines.push(`packet ${packet.port} ${formatFrame(packet.frame)}`);
   for (const expect of stfCase.expects) lines.push(`expect ${expect.port} ${formatFrame(expect.frame)}$`);
-  if (stfCase.expects.length === 0) lines.push('#    (no expect: dropped)');
+  if (stfCase.expects.length === 0) lines.push('#    (no expect: nothing may come out)');
   return lines;
 }
 
