@@ -71,12 +71,14 @@ function checkOptions(options: LocalNucleusOptions): void {
   if (typeof options.thingName !== 'string' || options.thingName === '') {
     throw new EdgeShiftError('ERR_NUCLEUS_OPTIONS_INVALID', 'thingName must be a non-empty string');
   }
-  const timeoutMs = options.configurationValidationTimeoutMs;
-  if (timeoutMs !== undefined && !(Number.isFinite(timeoutMs) && timeoutMs > 0)) {
-    throw new EdgeShiftError(
-      'ERR_NUCLEUS_OPTIONS_INVALID',
-      `configurationValidationTimeoutMs must be a positive number, instead got ${String(timeoutMs)}`,
-    );
+  for (const name of ['configurationValidationTimeoutMs', 'maxFrameBytes'] as const) {
+    const value = options[name];
+    if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+      throw new EdgeShiftError(
+        'ERR_NUCLEUS_OPTIONS_INVALID',
+        `${name} must be a positive number, instead got ${String(value)}`,
+      );
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 
 import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 
-import type { ComponentStateEvent } from '../../../scripts/local-nucleus/local-nucleus.ts';
+import { LocalNucleus, type ComponentStateEvent } from '../../../scripts/local-nucleus/local-nucleus.ts';
 import { eventually, pubsubPolicy, startNucleus, type NucleusFixture } from './nucleus-fixture.ts';
 
 type Client = greengrasscoreipc.Client;
@@ -28,6 +28,21 @@ describe('local-nucleus', function () {
 
   afterEach(async () => {
     await fixture.cleanup();
+  });
+
+  describe('constructor', () => {
+    it('names the bad option with ERR_NUCLEUS_OPTIONS_INVALID', () => {
+      assert.throws(
+        () => new LocalNucleus({ socketPath: '/tmp/x.socket', thingName: 't', maxFrameBytes: -1 }),
+        {
+          code: 'ERR_NUCLEUS_OPTIONS_INVALID',
+          message: 'maxFrameBytes must be a positive number, instead got -1',
+        },
+      );
+      assert.throws(() => new LocalNucleus({ socketPath: '', thingName: 't' }), {
+        code: 'ERR_NUCLEUS_OPTIONS_INVALID',
+      });
+    });
   });
 
   describe('connect', () => {
