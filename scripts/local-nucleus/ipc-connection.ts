@@ -221,7 +221,9 @@ export class IpcConnection {
         this.close('bad frame');
         return;
       }
-      throw error;
+      // A fault while handling one client's frame must not take the server down for the others.
+      log.error('closing connection after an internal fault', { component: this.component, error });
+      this.close('internal fault');
     }
   }
 
