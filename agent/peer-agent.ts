@@ -17,6 +17,8 @@ import type {
 import type { Clock } from './clock.ts';
 import type { CutoverKind, CutoverMethod } from './cutover/cutover-method.ts';
 import type { DataPlaneLink } from './cutover/data-plane-link.ts';
+import type { EdgeShiftHeader } from '../p4/protocol/edgeshift-header.ts';
+import { PacketType } from '../p4/protocol/edgeshift-protocol.ts';
 import { InNetworkCutover } from './cutover/in-network-cutover.ts';
 import { ReconfigurationCutover } from './cutover/reconfiguration-cutover.ts';
 import {
@@ -26,6 +28,7 @@ import {
 } from './migration/source-migration.ts';
 import { TargetMigrations } from './migration/target-migrations.ts';
 import { PeerClient } from './peer-client.ts';
+import { PlacementPolicy, type PlacementDecision, type PlacementThresholds } from './placement-policy.ts';
 import type { MigrationStatusMessage } from './peer-proto.ts';
 import { startPeerServer, type PeerCaller, type PeerHandlers, type PeerServer } from './peer-server.ts';
 import type { TlsMaterial } from './peer-tls.ts';
@@ -70,8 +73,16 @@ export interface PeerAgentOptions {
   readonly clock: Clock;
   readonly log: Logger;
   readonly settings: PeerAgentSettings;
+  /** When ADVICE may start a move (hysteresis, K samples, cool-down). */
+  readonly placement: PlacementThresholds;
   readonly channelOptions?: grpc.ChannelOptions;
 }
+
+/** What the agent did with one ADVICE packet. */
+export type AdviceOutcome =
+  | { readonly kind: 'ignored'; readonly reason: string }
+  | { readonly kind: 'declined'; readonly decision: PlacementDecision }
+  | { readonly kind: 'started'; readonly migrationId: string; readonly result: Promise<MigrationResult> };
 
 export interface MigrationHandle {
   readonly migrationId: string;
@@ -93,10 +104,14 @@ export class PeerAgent {
   private readonly clients = new Map<string, PeerClient>();
   private readonly running = new Map<string, SourceMigration>();
   private readonly results: MigrationResult[] = [];
+  private readonly policy: PlacementPolicy;
+  private localLoadBp?: number;
+  private unsubscribeAdvice?: () => void;
   private server?: PeerServer;
 
   private constructor(options: PeerAgentOptions) {
     this.options = options;
+    this.policy = new PlacementPolicy(options.placement);
     this.target = new TargetMigrations({
       nodeId: options.nodeId,
       host: options.host,
@@ -116,6 +131,7 @@ export class PeerAgent {
       idleTimeoutMs: options.settings.targetIdleTimeoutMs,
       hostCallTimeoutMs: options.settings.timeouts.hostCallMs,
       cutoverTimeoutMs: options.settings.timeouts.cutoverMs,
+      onCommitted: () => this.policy.recordMove(options.clock.nowMs()),
     });
   }
 
@@ -126,6 +142,9 @@ export class PeerAgent {
       tls: options.tls,
       handlers: agent.handlers(),
       allowedPeerNodeIds: options.peers.map((peer) => peer.nodeId),
+    });
+    agent.unsubscribeAdvice = options.dataPlaneLink?.subscribe((header) => {
+      if (header.type === PacketType.ADVICE) void agent.handleAdvice(header);
     });
     return agent;
   }
@@ -186,6 +205,7 @@ export class PeerAgent {
     this.running.set(serviceName, migration);
     const result = migration.execute().then((outcome) => {
       this.running.delete(serviceName);
+      if (outcome.outcome === 'committed') this.policy.recordMove(this.options.clock.nowMs());
       this.results.unshift(outcome);
       this.results.splice(KEPT_RESULTS);
       return outcome;
@@ -208,6 +228,56 @@ export class PeerAgent {
     return { migrationId: answer.migration_id, detail: answer.detail };
   }
 
+  /** This node's latest smoothed load (the node monitor's report), used for ADVICE decisions. */
+  observeLocalLoad(loadBp: number): void {
+    this.localLoadBp = loadBp;
+  }
+
+  /**
+   * ADVICE from the data plane ("offload service S to node X") starts a move only when the placement
+   * policy agrees. Without a local load report the data plane's own judgement (overloaded) stands in.
+   */
+  async handleAdvice(header: EdgeShiftHeader): Promise<AdviceOutcome> {
+    const log = this.options.log;
+    const service = this.options.services.find((entry) => entry.serviceId === header.serviceId);
+    const peer = this.options.peers.find((entry) => entry.nodeNumber === header.targetNodeId);
+    let outcome: AdviceOutcome;
+    if (header.nodeId !== this.options.nodeNumber)
+      outcome = { kind: 'ignored', reason: `addressed to node ${header.nodeId}` };
+    else if (service === undefined)
+      outcome = { kind: 'ignored', reason: `unknown service id ${header.serviceId}` };
+    else if (peer === undefined)
+      outcome = { kind: 'ignored', reason: `unknown target node ${header.targetNodeId}` };
+    else if (this.isBusy(service.name))
+      outcome = { kind: 'ignored', reason: `'${service.name}' is already moving` };
+    else {
+      const decision = this.policy.observe({
+        nowMs: this.options.clock.nowMs(),
+        localLoadBp: this.localLoadBp ?? this.options.placement.highLoadBp,
+        peerLoadBp: Math.max(header.cpuLoadBp, header.memLoadBp),
+      });
+      outcome =
+        decision.kind === 'stay'
+          ? { kind: 'declined', decision }
+          : await this.startFromAdvice(service.name, peer.nodeId);
+    }
+    log.info('ADVICE handled', {
+      serviceId: header.serviceId,
+      targetNodeId: header.targetNodeId,
+      outcome: outcome.kind,
+    });
+    return outcome;
+  }
+
+  private async startFromAdvice(service: string, targetNodeId: string): Promise<AdviceOutcome> {
+    try {
+      const handle = await this.startMigration(service, targetNodeId);
+      return { kind: 'started', migrationId: handle.migrationId, result: handle.result };
+    } catch (err) {
+      return { kind: 'ignored', reason: (err as Error).message };
+    }
+  }
+
   isBusy(service: string): boolean {
     return this.running.has(service) || this.target.isBusy(service);
   }
@@ -227,6 +297,7 @@ export class PeerAgent {
 
   /** Stops taking calls; moves into this node that are not past cutover are dropped. */
   async close(): Promise<void> {
+    this.unsubscribeAdvice?.();
     await this.server?.close();
     await this.target.close();
     for (const client of this.clients.values()) client.close();
@@ -234,6 +305,7 @@ export class PeerAgent {
 
   /** Stops at once (tests use it to make a node die). */
   destroy(): void {
+    this.unsubscribeAdvice?.();
     this.server?.destroy();
     for (const client of this.clients.values()) client.close();
   }

@@ -52,6 +52,8 @@ export interface TargetMigrationsOptions {
   readonly idleTimeoutMs: number;
   readonly hostCallTimeoutMs: number;
   readonly cutoverTimeoutMs: number;
+  /** Called when a move into this node commits (the placement cool-down starts). */
+  readonly onCommitted?: (migrationId: string) => void;
 }
 
 interface TargetSession {
@@ -416,6 +418,7 @@ export class TargetMigrations {
 
   private finish(session: TargetSession): void {
     if (session.idleTimer !== undefined) this.options.clock.clearTimer(session.idleTimer);
+    if (session.run.state === S.COMMITTED) this.options.onCommitted?.(session.run.identity.migrationId);
     this.sessions.delete(session.run.identity.migrationId);
     this.finished.set(session.run.identity.migrationId, session.run.state);
   }

@@ -39,6 +39,13 @@ export const TEST_SETTINGS: PeerAgentSettings = {
   peerCallTimeoutMs: 10_000,
 };
 
+export const TEST_PLACEMENT = {
+  highLoadBp: 8000,
+  lowLoadBp: 5000,
+  consecutiveSamples: 3,
+  cooldownMs: 60_000,
+};
+
 let nextAddressOctet = 10;
 
 /** A port free right now (the agents must know each other's port before either starts). */
@@ -126,6 +133,7 @@ export async function startTwoNodes(options: { cutover: CutoverKind; proxied?: b
       clock,
       log: createLogger(`test:${nodeId}`),
       settings: TEST_SETTINGS,
+      placement: TEST_PLACEMENT,
       channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
     });
   };

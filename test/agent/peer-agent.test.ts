@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+
+import type { AdviceOutcome } from '../../agent/peer-agent.ts';
+import type { EdgeShiftError } from '../../components/common/errors.ts';
+import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
+import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
+import { STATEFUL, startTwoNodes, type TwoNodes } from './support/two-node-harness.ts';
+import { until } from './support/until.ts';
+
+/** ADVICE as the data plane sends it: to `nodeId`, offload `serviceId` to `targetNodeId` at that load. */
+function advice(
+  nodeId: number,
+  targetNodeId: number,
+  targetLoadBp: number,
+  serviceId: number = STATEFUL.serviceId,
+): EdgeShiftHeader {
+  return {
+    type: PacketType.ADVICE,
+    nodeId,
+    serviceId,
+    sequence: 1,
+    epoch: 1,
+    cpuLoadBp: targetLoadBp,
+    memLoadBp: 1000,
+    inflightRequests: 0,
+    targetNodeId,
+  };
+}
+
+describe('agent/peer-agent', function () {
+  this.timeout(60_000);
+  let nodes: TwoNodes;
+
+  beforeEach(async () => {
+    nodes = await startTwoNodes({ cutover: 'in-network' });
+  });
+
+  afterEach(async () => {
+    await nodes.close();
+  });
+
+  describe('handleAdvice', () => {
+    it('starts a move on the K-th ADVICE while the target has room', async () => {
+      nodes.agentA.observeLocalLoad(9000);
+      const outcomes: AdviceOutcome[] = [];
+      for (let index = 0; index < 3; index += 1)
+        outcomes.push(await nodes.agentA.handleAdvice(advice(1, 2, 2000)));
+      assert.deepEqual(
+        outcomes.map((outcome) => outcome.kind),
+        ['declined', 'declined', 'started'],
+        'K = 3 consecutive ADVICEs before a move',
+      );
+      const started = outcomes[2];
+      assert.ok(started?.kind === 'started');
+      assert.equal((await started.result).outcome, 'committed', 'the move commits');
+      assert.equal(nodes.hostB.role(STATEFUL.name), 'owner', 'node-b owns the service');
+    });
+
+    it('declines while the advised target is itself loaded above the low threshold', async () => {
+      nodes.agentA.observeLocalLoad(9000);
+      for (let index = 0; index < 5; index += 1) {
+        const outcome = await nodes.agentA.handleAdvice(advice(1, 2, 7000));
+        assert.equal(outcome.kind, 'declined', 'a target at 70 % has no room (low threshold 50 %)');
+      }
+    });
+
+    it('declines while this node reports a load under the high threshold', async () => {
+      nodes.agentA.observeLocalLoad(6000);
+      for (let index = 0; index < 5; index += 1) {
+        assert.equal((await nodes.agentA.handleAdvice(advice(1, 2, 1000))).kind, 'declined');
+      }
+    });
+
+    it('does not send the service straight back: the new owner cools down after the move', async () => {
+      nodes.agentA.observeLocalLoad(9000);
+      let last: AdviceOutcome | undefined;
+      for (let index = 0; index < 3; index += 1) last = await nodes.agentA.handleAdvice(advice(1, 2, 2000));
+      assert.ok(last?.kind === 'started');
+      await last.result;
+      nodes.agentB.observeLocalLoad(9000);
+      for (let index = 0; index < 6; index += 1) {
+        const back = await nodes.agentB.handleAdvice(advice(2, 1, 2000));
+        assert.equal(back.kind, 'declined', 'node-b is cooling down after the move into it');
+      }
+      nodes.clock.advance(60_000);
+      const outcomes = [];
+      for (let index = 0; index < 3; index += 1)
+        outcomes.push((await nodes.agentB.handleAdvice(advice(2, 1, 2000))).kind);
+      assert.deepEqual(
+        outcomes,
+        ['declined', 'declined', 'started'],
+        'after the cool-down, K ADVICEs move it back',
+      );
+    });
+
+    const ignored: ReadonlyArray<readonly [string, EdgeShiftHeader]> = [
+      ['ADVICE addressed to another node', advice(3, 2, 1000)],
+      ['ADVICE for an unknown service', advice(1, 2, 1000, 42)],
+      ['ADVICE naming an unknown target', advice(1, 9, 1000)],
+    ];
+    for (const [name, header] of ignored) {
+      it(`ignores ${name}`, async () => {
+        assert.equal((await nodes.agentA.handleAdvice(header)).kind, 'ignored');
+      });
+    }
+  });
+
+  describe('migrate and pull', () => {
+    it('refuses to move a service this node does not own', async () => {
+      await assert.rejects(
+        nodes.agentB.migrate(STATEFUL.name),
+        (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_NOT_OWNER',
+      );
+    });
+
+    it('refuses an unknown service and an unknown peer', async () => {
+      await assert.rejects(
+        nodes.agentA.migrate('nope'),
+        (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_UNKNOWN_SERVICE',
+      );
+      await assert.rejects(
+        nodes.agentA.migrate(STATEFUL.name, 'node-z'),
+        (err: EdgeShiftError) => err.code === 'ERR_PEER_UNKNOWN',
+      );
+    });
+
+    it('pulls a service from its owner with RequestMigration', async () => {
+      const answer = await nodes.agentB.pull(STATEFUL.name);
+      assert.match(answer.migrationId, /^sensor-stats-e2-/, 'the owner names the migration it started');
+      await until(() => nodes.hostB.role(STATEFUL.name) === 'owner', 'node-b owns the service');
+      await until(() => !nodes.agentA.isBusy(STATEFUL.name), 'node-a finishes the move');
+      const status = await nodes.agentA.status();
+      assert.equal(status.lastResults[0]?.outcome, 'committed', 'node-a reports the committed move');
+      assert.equal(status.lastResults[0]?.targetNodeId, 'node-b', 'to node-b');
+    });
+  });
+});
