@@ -1,10 +1,19 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
+
 import { hasErrorCode } from '../../../../components/common/errors.ts';
-import { connectIpc, type IpcClient, type LocalMessage } from '../../../../components/common/ipc/index.ts';
+import {
+  connectIpc,
+  type IoTCoreMessage,
+  type IpcClient,
+  type LocalMessage,
+} from '../../../../components/common/ipc/index.ts';
 import { LocalNucleus } from '../../../../scripts/local-nucleus/local-nucleus.ts';
 
 const ALL_PUBSUB = {
@@ -267,6 +276,65 @@ describe('components/common/ipc', function () {
         { componentName: 'com.test.Stateful', version: '1.0.0', state: 'ERRORED' },
         'details',
       );
+    });
+  });
+
+  describe('AWS IoT Core through the nucleus', () => {
+    it('publishes to and receives from the broker byte for byte', async () => {
+      const broker = await Aedes.createBroker();
+      const server = createServer(broker.handle);
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const brokerUrl = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const cloud = await mqtt.connectAsync(brokerUrl, { protocolVersion: 4 });
+      try {
+        await nucleus.close();
+        nucleus = new LocalNucleus({
+          socketPath: path.join(dir, 'iot.socket'),
+          thingName: 'thing-1',
+          mqttBrokerUrl: brokerUrl,
+        });
+        await nucleus.start();
+        const ipc = await connectAs('com.test.Cloudy', {
+          accessControl: {
+            'aws.greengrass.ipc.mqttproxy': {
+              'com.test.Cloudy:mqttproxy:1': {
+                policyDescription: 'commands in, events out',
+                operations: ['aws.greengrass#SubscribeToIoTCore', 'aws.greengrass#PublishToIoTCore'],
+                resources: ['edgeshift/thing-1/commands/*', 'edgeshift/thing-1/events/*'],
+              },
+            },
+          },
+        });
+        const command = firstOf<IoTCoreMessage>();
+        await ipc.subscribeToIoTCore('edgeshift/thing-1/commands/migrate', command.push);
+        await cloud.publishAsync('edgeshift/thing-1/commands/migrate', Buffer.from([1, 2, 0, 255]), {
+          qos: 1,
+        });
+        assert.deepEqual(
+          await command.value,
+          { topicName: 'edgeshift/thing-1/commands/migrate', payload: Uint8Array.from([1, 2, 0, 255]) },
+          'the cloud command arrives with its exact bytes',
+        );
+
+        const event = firstOf<{ topic: string; payload: Buffer }>();
+        await cloud.subscribeAsync('edgeshift/thing-1/events/#', { qos: 1 });
+        cloud.on('message', (topic, payload) => event.push({ topic, payload }));
+        await ipc.publishToIoTCore('edgeshift/thing-1/events/done', '{"ok":true}');
+        const received = await event.value;
+        assert.equal(received.topic, 'edgeshift/thing-1/events/done', 'topic');
+        assert.equal(received.payload.toString('utf8'), '{"ok":true}', 'payload');
+        await rejectsWithCode(
+          ipc.publishToIoTCore('edgeshift/other/events/done', 'x'),
+          'ERR_IPC_UNAUTHORIZED',
+          'a topic outside the mqttproxy policy',
+        );
+      } finally {
+        await Promise.allSettled(clients.splice(0).map((client) => client.close()));
+        await cloud.endAsync();
+        await nucleus.close();
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        server.close();
+      }
     });
   });
 
