@@ -33,6 +33,8 @@ interface Migration {
   /** Import: the index importChunk expects next. */
   nextChunkIndex: number;
   importEpoch?: number;
+  /** Set by activate: the epoch held before, restored if the activation is undone by dropState. */
+  epochBeforeActivation?: number;
 }
 
 function badRequest(message: string): EdgeShiftError {
@@ -113,9 +115,26 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return this.#server.runtimes().map((runtime) => runtime.summary());
   }
 
-  /** The migration this request belongs to; starts one when none is in progress and `direction` is given. */
+  /**
+   * The migration this request belongs to; starts one when none is in progress and `start` is given.
+   * A new migration replaces a finished or abandoned one (the agent does not always close them: an
+   * abort before freeze, a stateless hand-over), but never one whose service is frozen.
+   */
   #migrationOf(service: string, migrationId: string, start?: 'export' | 'import'): Migration {
-    const current = this.#migrations.get(service);
+    let current = this.#migrations.get(service);
+    if (current !== undefined && current.migrationId !== migrationId && start !== undefined) {
+      const runtime = this.#server.runtime(service);
+      if (runtime.role !== 'frozen') {
+        this.#options.logger.warn('migration replaced', {
+          service,
+          previous: current.migrationId,
+          migrationId,
+        });
+        if (runtime.role === 'owner' && current.direction === 'export') runtime.store.endTracking();
+        this.#migrations.delete(service);
+        current = undefined;
+      }
+    }
     if (current !== undefined && current.migrationId !== migrationId) {
       throw new EdgeShiftError(
         'ERR_FNHOST_WRONG_MIGRATION',
@@ -232,8 +251,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         `activate at epoch ${request.epoch}, but the import began at epoch ${migration.importEpoch}`,
       );
     }
+    migration.epochBeforeActivation = runtime.epoch;
     runtime.activate(request.epoch);
-    this.#migrations.delete(request.service);
     return { stateChecksum: runtime.store.checksum() };
   }
 
@@ -260,10 +279,17 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return { processedBufferedRequests };
   }
 
-  #dropState(request: RequestOf<'dropState'>): FunctionHostResponses['dropState'] {
+  async #dropState(request: RequestOf<'dropState'>): Promise<FunctionHostResponses['dropState']> {
     const runtime = this.#server.runtime(request.service);
-    this.#migrationOf(request.service, request.migrationId);
-    runtime.dropState();
+    const current = this.#migrations.get(request.service);
+    if (current !== undefined && current.migrationId !== request.migrationId && runtime.role === 'frozen') {
+      this.#migrationOf(request.service, request.migrationId); // throws ERR_FNHOST_WRONG_MIGRATION
+    }
+    const activatedFrom =
+      current?.migrationId === request.migrationId ? current.epochBeforeActivation : undefined;
+    // An owner only drops state that this very migration activated (an abort between activate and cutover).
+    if (runtime.role === 'owner' && activatedFrom !== undefined) await runtime.deactivate(activatedFrom);
+    else runtime.dropState();
     this.#migrations.delete(request.service);
     return {};
   }

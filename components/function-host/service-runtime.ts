@@ -71,6 +71,7 @@ export class ServiceRuntime {
   #duplicates = 0;
   #forwarded = 0;
   #rejected = 0;
+  #handedOverRequests = 0;
 
   constructor(options: ServiceRuntimeOptions) {
     this.#options = options;
@@ -156,7 +157,8 @@ export class ServiceRuntime {
    * order (the client's address as replyTo), then the hand-over marker; later arrivals are forwarded too.
    */
   async handOver(epoch: number, newOwner: UdpAddress): Promise<number> {
-    if (this.#role === 'forwarding' && epoch === this.#epoch) return 0;
+    // A retried hand-over, or one the fencing of a newer route already did.
+    if (this.#role === 'forwarding' && epoch === this.#epoch) return this.#handedOverRequests;
     this.#requireRole(['owner', 'frozen'], 'handOver');
     this.#requireNewerEpoch(epoch, 'handOver');
     if (this.#role === 'owner') await this.freeze();
@@ -165,6 +167,7 @@ export class ServiceRuntime {
     this.#forwardTo = newOwner;
     const items = this.#takeAllQueued();
     for (const item of items) this.#forward(item.request, item.replyTo, newOwner);
+    this.#handedOverRequests = items.length;
     const marker = encodeMessage({ handOverComplete: { service: this.name, epoch } });
     // Sent twice: a lost marker costs the new owner its hold timeout, a duplicate costs nothing.
     this.#options.send(marker, newOwner);
@@ -212,6 +215,28 @@ export class ServiceRuntime {
   /** The old owner's marker: everything it buffered has been forwarded, so direct arrivals may run. */
   handOverComplete(epoch: number): void {
     if (epoch === this.#epoch && this.#held !== undefined) this.#releaseHold();
+  }
+
+  /**
+   * Undoes an activation whose cutover never happened (the agent aborted after activate): back to
+   * standby at the epoch held before, state dropped; a request that reached it anyway is answered
+   * ERR_FNHOST_NOT_OWNER so its client retries at the owner.
+   */
+  async deactivate(previousEpoch: number): Promise<number> {
+    this.#transition(['owner'], 'standby');
+    await this.#whenIdle();
+    const items = this.#takeAllQueued();
+    for (const item of items) {
+      this.#replyError(
+        item.request,
+        item.replyTo,
+        'ERR_FNHOST_NOT_OWNER',
+        `${this.name} activation was aborted`,
+      );
+    }
+    this.#epoch = previousEpoch;
+    this.store.clear();
+    return items.length;
   }
 
   dropState(): void {

@@ -248,6 +248,42 @@ describe('components/function-host/control-handlers', () => {
       await rejectsWith(a.control.call({ op: 'nextDelta', ...ref }, 5000), 'ERR_FNHOST_NO_EXPORT');
     });
 
+    it('a new migration replaces one abandoned before the freeze', async () => {
+      const a = await start('node-a', 'owner');
+      await a.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-1', chunkBytes: 4096 },
+        5000,
+      );
+      const again = await a.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-2', chunkBytes: 4096 },
+        5000,
+      );
+      assert.ok(again.chunkCount > 0);
+      await rejectsWith(
+        a.control.call({ op: 'readExportChunk', service: SERVICE, migrationId: 'm-1', index: 0 }, 5000),
+        'ERR_FNHOST_WRONG_MIGRATION',
+      );
+    });
+
+    it('dropState after activate (abort before cutover) returns the target to standby at its old epoch', async () => {
+      const b = await start('node-b', 'standby');
+      const client = await openClient();
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
+      await b.control.call({ op: 'activate', ...ref, epoch: 2 }, 5000);
+      // A direct arrival is held waiting for the hand-over marker that will never come.
+      client.send(b.server.serviceAddress(SERVICE), { id: 'c:1', service: SERVICE, key: 'k', body: 1 });
+      while (b.server.runtime(SERVICE).summary().bufferedRequests < 1) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await b.control.call({ op: 'dropState', ...ref }, 5000);
+      const [held] = await client.waitForReplies(1);
+      assert.equal(held?.reply.error?.code, 'ERR_FNHOST_NOT_OWNER', 'the held request is answered, not lost');
+      const [summary] = await b.control.call({ op: 'listFunctions' }, 5000);
+      assert.deepEqual([summary?.role, summary?.epoch, summary?.stateKeys], ['standby', 1, 0]);
+      await b.control.call({ op: 'beginImport', service: SERVICE, migrationId: 'm-2', epoch: 2 }, 5000);
+    });
+
     it('dropState on an importing target returns it to standby with no state', async () => {
       const b = await start('node-b', 'standby');
       const ref = { service: SERVICE, migrationId: 'm-1' };
@@ -272,13 +308,24 @@ describe('components/function-host/control-handlers', () => {
         5000,
       );
       await rejectsWith(
-        a.control.call({ op: 'freeze', service: SERVICE, migrationId: 'm-2' }, 5000),
+        a.control.call({ op: 'nextDelta', service: SERVICE, migrationId: 'm-2' }, 5000),
         'ERR_FNHOST_WRONG_MIGRATION',
       );
       await rejectsWith(
         a.control.call({ op: 'dropState', service: SERVICE, migrationId: 'm-1' }, 5000),
         'ERR_FNHOST_WRONG_ROLE',
       );
+      await a.control.call({ op: 'freeze', service: SERVICE, migrationId: 'm-1' }, 5000);
+      await rejectsWith(
+        a.control.call({ op: 'freeze', service: SERVICE, migrationId: 'm-2' }, 5000),
+        'ERR_FNHOST_WRONG_MIGRATION',
+      );
+      await rejectsWith(
+        a.control.call({ op: 'resume', service: SERVICE, migrationId: 'm-2' }, 5000),
+        'ERR_FNHOST_WRONG_MIGRATION',
+      );
+      assert.equal(a.server.runtime(SERVICE).role, 'frozen', 'a frozen service stays with its migration');
+      await a.control.call({ op: 'resume', service: SERVICE, migrationId: 'm-1' }, 5000);
       await rejectsWith(
         b.control.call({ op: 'freeze', service: SERVICE, migrationId: 'm-1' }, 5000),
         'ERR_FNHOST_WRONG_ROLE',
