@@ -87,6 +87,8 @@ export class LocalNucleus extends EventEmitter<{ 'component-state': [ComponentSt
   private readonly options: LocalNucleusOptions;
   private readonly components = new Map<string, RegisteredComponent>();
   private readonly connections = new Set<IpcConnection>();
+  /** Every accepted socket until it is fully closed, including refused ones still flushing their answer. */
+  private readonly sockets = new Set<Socket>();
   private readonly authorizer = new Authorizer();
   private readonly pubsub = new LocalPubSub();
   private readonly configuration = new ConfigurationStore();
@@ -210,6 +212,8 @@ export class LocalNucleus extends EventEmitter<{ 'component-state': [ComponentSt
     const server = this.server;
     this.server = undefined;
     for (const connection of [...this.connections]) connection.close('nucleus closing');
+    // server.close waits for every socket; a refused peer that never hangs up must not stall it.
+    for (const socket of this.sockets) socket.destroy();
     if (server !== undefined) {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await rm(this.socketPath, { force: true });
@@ -220,6 +224,8 @@ export class LocalNucleus extends EventEmitter<{ 'component-state': [ComponentSt
   }
 
   private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
     const connection = new IpcConnection(socket, {
       authenticate: (authToken) => this.componentForToken(authToken),
       services: this.services(),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 
 import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 
@@ -290,6 +291,21 @@ describe('ipc-connection', function () {
         'the subscription must be removed',
       );
       await eventually(() => fixture.nucleus.connectionCount === 1, 'only the healthy connection remains');
+    });
+  });
+
+  describe('close', () => {
+    it('does not wait for a refused peer that never hangs up', async () => {
+      const stubborn = connect({ path: fixture.nucleus.socketPath, allowHalfOpen: true });
+      await new Promise<void>((resolve) => stubborn.once('connect', () => resolve()));
+      const ended = new Promise<void>((resolve) => stubborn.once('end', () => resolve()));
+      stubborn.on('data', () => undefined);
+      stubborn.on('error', () => undefined);
+      stubborn.write(encodeFrame(connectFrame('wrong-token')));
+      await ended;
+      await fixture.nucleus.close();
+      assert.equal(fixture.nucleus.connectionCount, 0, 'close() returned with no connection left');
+      stubborn.destroy();
     });
   });
 
