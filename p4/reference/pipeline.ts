@@ -87,6 +87,8 @@ export class ReferencePipeline {
   private readonly registersByName = new Map<string, RegisterArray>();
   private readonly countersByName = new Map<string, CounterArray>();
   private readonly listeners = new Set<PipelineListener>();
+  private cachedPolicy: Policy | undefined;
+  private cachedPolicyVersion = -1;
 
   private readonly nodeTable: MatchTable;
   private readonly serviceTable: MatchTable;
@@ -455,15 +457,21 @@ export class ReferencePipeline {
     return NO_OUTPUT;
   }
 
+  /** policy_table's default action, re-read only when the table changed (it is read several times per packet). */
   private policy(): Policy {
+    if (this.cachedPolicy !== undefined && this.cachedPolicyVersion === this.policyTable.version) {
+      return this.cachedPolicy;
+    }
     const params = this.policyTable.lookup([]).params;
-    return {
+    this.cachedPolicy = {
       loadHighBp: params.load_high_bp ?? 0,
       loadLowBp: params.load_low_bp ?? 0,
       overloadReports: params.overload_reports ?? 0,
       livenessReports: params.liveness_reports ?? 0,
       livenessTimeoutUs: params.liveness_timeout_us ?? 0,
     };
+    this.cachedPolicyVersion = this.policyTable.version;
+    return this.cachedPolicy;
   }
 
   /** load(n) = max(cpu, memory), in basis points. */
@@ -489,6 +497,7 @@ export class ReferencePipeline {
   }
 
   private emit(event: PipelineEvent): void {
+    if (this.listeners.size === 0) return;
     for (const listener of this.listeners) {
       try {
         listener(event);

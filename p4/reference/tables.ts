@@ -80,6 +80,8 @@ export class MatchTable {
   private orderedEntries: TableEntry[] = [];
   private defaultCall: ActionCall;
   private nextHandle = 0;
+  /** Bumped on every change, so readers can cache what they derive from the table. */
+  private changeCount = 0;
 
   constructor(definition: TableDefinition, actions: ReadonlyMap<string, ActionDefinition>) {
     this.definition = definition;
@@ -90,6 +92,10 @@ export class MatchTable {
 
   get name(): string {
     return this.definition.name;
+  }
+
+  get version(): number {
+    return this.changeCount;
   }
 
   get defaultAction(): ActionCall {
@@ -120,17 +126,20 @@ export class MatchTable {
       this.orderedEntries = [...this.orderedEntries, entry].sort(compareEntries);
     }
     this.nextHandle += 1;
+    this.changeCount += 1;
     return entry;
   }
 
   setDefault(action: string, params: ActionParams): void {
     this.defaultCall = { action, params: this.checkAction(action, params) };
+    this.changeCount += 1;
   }
 
   clear(): void {
     this.exactEntries.clear();
     this.orderedEntries = [];
     this.defaultCall = this.definition.defaultAction;
+    this.changeCount += 1;
   }
 
   lookup(keyValues: readonly number[]): LookupResult {

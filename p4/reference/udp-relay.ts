@@ -8,8 +8,15 @@
 import dgram from 'node:dgram';
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import { createLogger, type Logger } from '../../components/common/logger.ts';
-import { EDGESHIFT_UDP_PORT, UDP_HEADER_BYTES } from '../protocol/edgeshift-protocol.ts';
-import { buildUdpFrame, formatIpv4, parseIpv4 } from '../protocol/udp-frame.ts';
+import {
+  EDGESHIFT_UDP_PORT,
+  ETHERNET_HEADER_BYTES,
+  ETHERTYPE_IPV4,
+  IP_PROTOCOL_UDP,
+  IPV4_HEADER_BYTES,
+  UDP_HEADER_BYTES,
+} from '../protocol/edgeshift-protocol.ts';
+import { formatIpv4, ipv4HeaderChecksum, parseIpv4, parseMac } from '../protocol/udp-frame.ts';
 import { FIELD, UDP_OFFSET } from './frame-parser.ts';
 import type { PipelineOutput, ReferencePipeline } from './pipeline.ts';
 
@@ -66,6 +73,7 @@ export interface RelayStats {
 interface FrontSocket {
   readonly socket: dgram.Socket;
   readonly address: string;
+  readonly addressValue: number;
   readonly port: number;
 }
 
@@ -79,6 +87,9 @@ interface Flow {
 
 const DEFAULT_FLOW_IDLE_MS = 60_000;
 const DEFAULT_MAX_FLOWS = 4096;
+const ADDRESS_CACHE_SIZE = 65_536;
+// Bursts at thousands of datagrams per second must not overflow the kernel queue while a pass runs.
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
 export class UdpRelay {
   private readonly pipeline: ReferencePipeline;
@@ -88,7 +99,13 @@ export class UdpRelay {
   private readonly flowIdleMs: number;
   private readonly maxFlows: number;
   private readonly nodesByAddress: ReadonlyMap<string, RelayNode>;
-  private readonly fronts = new Map<string, FrontSocket>();
+  /** Bound sockets by IPv4 × 65536 + port (a number: no string building per datagram). */
+  private readonly fronts = new Map<number, FrontSocket>();
+  private readonly addressCache = new BoundedCache<string, number>(ADDRESS_CACHE_SIZE);
+  private readonly addressTextCache = new BoundedCache<number, string>(ADDRESS_CACHE_SIZE);
+  private readonly macByAddress: ReadonlyMap<string, Buffer>;
+  private readonly uplinkMac: Buffer;
+  private readonly dataPlaneMac: Buffer;
   private readonly flows = new Map<string, Flow>();
   private readonly uplinkPortCache = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -104,6 +121,11 @@ export class UdpRelay {
     this.flowIdleMs = options.flowIdleMs ?? DEFAULT_FLOW_IDLE_MS;
     this.maxFlows = options.maxFlows ?? DEFAULT_MAX_FLOWS;
     this.nodesByAddress = new Map(options.endpoints.nodes.map((node) => [node.ipv4, node]));
+    this.macByAddress = new Map(
+      options.endpoints.nodes.map((node) => [node.ipv4, Buffer.from(parseMac(node.mac))]),
+    );
+    this.uplinkMac = Buffer.from(parseMac(options.endpoints.uplinkMac));
+    this.dataPlaneMac = Buffer.from(parseMac(options.endpoints.dataPlaneMac));
   }
 
   /** Binds the control socket and every service socket; fails with ERR_DATAPLANE_BIND_FAILED, binding nothing. */
@@ -145,9 +167,9 @@ export class UdpRelay {
   }
 
   private async bindFront(address: string, port: number): Promise<void> {
-    const socket = dgram.createSocket('udp4');
-    const front: FrontSocket = { socket, address, port };
-    this.fronts.set(`${address}:${port}`, front);
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
+    const front: FrontSocket = { socket, address, port, addressValue: parseIpv4(address) };
+    this.fronts.set(front.addressValue * 65536 + port, front);
     try {
       await bindSocket(socket, address, port);
     } catch (err) {
@@ -189,24 +211,39 @@ export class UdpRelay {
     dstPort: number,
   ): PipelineOutput[] {
     this.counts.datagramsIn += 1;
+    const srcValue = this.addressValue(srcIp);
+    const dstValue = this.addressValue(dstIp);
+    if (srcValue === undefined || dstValue === undefined) return [];
     const node = this.nodesByAddress.get(srcIp);
-    let frame: Buffer;
-    try {
-      frame = buildUdpFrame({
-        srcMac: node?.mac ?? this.endpoints.uplinkMac,
-        dstMac: this.endpoints.dataPlaneMac,
-        srcIp,
-        dstIp,
-        srcPort,
-        dstPort,
-        payload,
-        udpChecksum: 'zero',
-      });
-    } catch (err) {
-      this.logger.debug('datagram not framed', { srcIp, err });
-      return [];
-    }
+    const frame = wrapDatagram(payload, {
+      srcMac: this.macByAddress.get(srcIp) ?? this.uplinkMac,
+      dstMac: this.dataPlaneMac,
+      srcIp: srcValue,
+      dstIp: dstValue,
+      srcPort,
+      dstPort,
+    });
     return this.pipeline.process(frame, node?.port ?? this.uplinkPortFor(srcIp), this.nowUs());
+  }
+
+  private addressValue(address: string): number | undefined {
+    const cached = this.addressCache.get(address);
+    if (cached !== undefined) return cached;
+    try {
+      const value = parseIpv4(address);
+      this.addressCache.set(address, value);
+      return value;
+    } catch {
+      return undefined; // an IPv6-mapped or odd source: not something the IPv4 pipeline can carry
+    }
+  }
+
+  private addressText(value: number): string {
+    const cached = this.addressTextCache.get(value);
+    if (cached !== undefined) return cached;
+    const text = formatIpv4(value);
+    this.addressTextCache.set(value, text);
+    return text;
   }
 
   /** The port a switch would have received a client's packet on: the port of its longest-prefix route. */
@@ -231,20 +268,22 @@ export class UdpRelay {
    */
   private deliver(output: PipelineOutput, requestFront: FrontSocket | undefined): void {
     const frame = output.frame;
-    const srcIp = formatIpv4(frame.readUInt32BE(FIELD.ipv4Src));
-    const dstIp = formatIpv4(frame.readUInt32BE(FIELD.ipv4Dst));
+    const srcValue = frame.readUInt32BE(FIELD.ipv4Src);
     const srcPort = frame.readUInt16BE(FIELD.udpSrcPort);
+    const dstIp = this.addressText(frame.readUInt32BE(FIELD.ipv4Dst));
     const dstPort = frame.readUInt16BE(FIELD.udpDstPort);
     const payloadEnd = UDP_OFFSET + frame.readUInt16BE(FIELD.udpLength);
     const payload = frame.subarray(UDP_OFFSET + UDP_HEADER_BYTES, payloadEnd);
-    const front = this.fronts.get(`${srcIp}:${srcPort}`);
+    const front = this.fronts.get(srcValue * 65536 + srcPort);
     const socket =
       front?.socket ??
-      (requestFront === undefined ? undefined : this.flowFor(srcIp, srcPort, requestFront).socket);
+      (requestFront === undefined
+        ? undefined
+        : this.flowFor(this.addressText(srcValue), srcPort, requestFront).socket);
     if (socket === undefined) {
       this.counts.unroutable += 1;
       this.logger.debug('output with no socket to send from', {
-        srcIp,
+        srcIp: this.addressText(srcValue),
         srcPort,
         dstIp,
         dstPort,
@@ -269,7 +308,7 @@ export class UdpRelay {
       return existing;
     }
     if (this.flows.size >= this.maxFlows) this.closeFlow(this.flows.keys().next().value ?? '');
-    const socket = dgram.createSocket('udp4');
+    const socket = dgram.createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
     const flow: Flow = { key, socket, clientAddress, clientPort, lastUsedMs: Date.now() };
     // dgram queues sends issued while the bind is in progress.
     socket.bind({ address: this.endpoints.dataPlaneAddress, port: 0 });
@@ -315,4 +354,59 @@ function closeSocket(socket: dgram.Socket): Promise<void> {
       resolve(); // already closed
     }
   });
+}
+
+export interface DatagramAddresses {
+  readonly srcMac: Buffer;
+  readonly dstMac: Buffer;
+  readonly srcIp: number;
+  readonly dstIp: number;
+  readonly srcPort: number;
+  readonly dstPort: number;
+}
+
+/**
+ * The frame buildUdpFrame builds with `udpChecksum: 'zero'` (TTL 64, identification 0), written from
+ * pre-parsed addresses: the relay frames every datagram, so it skips re-parsing address strings.
+ */
+export function wrapDatagram(payload: Uint8Array, addresses: DatagramAddresses): Buffer {
+  const udpLength = UDP_HEADER_BYTES + payload.length;
+  const frame = Buffer.alloc(UDP_OFFSET + udpLength);
+  addresses.dstMac.copy(frame, FIELD.ethDst);
+  addresses.srcMac.copy(frame, FIELD.ethSrc);
+  frame.writeUInt16BE(ETHERTYPE_IPV4, FIELD.etherType);
+  frame[FIELD.ipv4VersionIhl] = 0x45;
+  frame.writeUInt16BE(IPV4_HEADER_BYTES + udpLength, ETHERNET_HEADER_BYTES + 2);
+  frame[FIELD.ipv4Ttl] = 64;
+  frame[FIELD.ipv4Protocol] = IP_PROTOCOL_UDP;
+  frame.writeUInt32BE(addresses.srcIp >>> 0, FIELD.ipv4Src);
+  frame.writeUInt32BE(addresses.dstIp >>> 0, FIELD.ipv4Dst);
+  frame.writeUInt16BE(
+    ipv4HeaderChecksum(frame.subarray(ETHERNET_HEADER_BYTES, UDP_OFFSET)),
+    FIELD.ipv4Checksum,
+  );
+  frame.writeUInt16BE(addresses.srcPort, FIELD.udpSrcPort);
+  frame.writeUInt16BE(addresses.dstPort, FIELD.udpDstPort);
+  frame.writeUInt16BE(udpLength, FIELD.udpLength);
+  frame.set(payload, UDP_OFFSET + UDP_HEADER_BYTES);
+  return frame;
+}
+
+/** A Map that forgets everything when full: address caches stay bounded whatever sources appear. */
+class BoundedCache<K, V> {
+  private readonly entries = new Map<K, V>();
+  private readonly capacity: number;
+
+  constructor(capacity: number) {
+    this.capacity = capacity;
+  }
+
+  get(key: K): V | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: K, value: V): void {
+    if (this.entries.size >= this.capacity) this.entries.clear();
+    this.entries.set(key, value);
+  }
 }

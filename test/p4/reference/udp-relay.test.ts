@@ -11,7 +11,8 @@ import {
   startReferenceDataPlane,
   type ReferenceDataPlane,
 } from '../../../p4/reference/reference-data-plane.ts';
-import { UdpRelay } from '../../../p4/reference/udp-relay.ts';
+import { UdpRelay, wrapDatagram } from '../../../p4/reference/udp-relay.ts';
+import { buildUdpFrame, parseIpv4, parseMac } from '../../../p4/protocol/udp-frame.ts';
 
 // Addresses of their own on 127.0.61.x (Linux routes all of 127/8 to lo), so these tests do not
 // collide with other tests that bind the demo's 127.0.0.x addresses.
@@ -350,5 +351,34 @@ describe('udp-relay', () => {
       (err: unknown) =>
         hasErrorCode(err, 'ERR_DATAPLANE_BIND_FAILED') && /192\.0\.2\.1:9/.test((err as Error).message),
     );
+  });
+
+  describe('wrapDatagram', () => {
+    it('builds the same bytes as buildUdpFrame with a zero UDP checksum', () => {
+      const payload = Buffer.from('a request body');
+      const expected = buildUdpFrame({
+        srcMac: '02:00:00:00:3d:0b',
+        dstMac: '02:00:00:00:3d:0a',
+        srcIp: CLIENT,
+        dstIp: VIP,
+        srcPort: 40123,
+        dstPort: STATEFUL_PORT,
+        payload,
+        udpChecksum: 'zero',
+      });
+      const actual = wrapDatagram(payload, {
+        srcMac: Buffer.from(parseMac('02:00:00:00:3d:0b')),
+        dstMac: Buffer.from(parseMac('02:00:00:00:3d:0a')),
+        srcIp: parseIpv4(CLIENT),
+        dstIp: parseIpv4(VIP),
+        srcPort: 40123,
+        dstPort: STATEFUL_PORT,
+      });
+      assert.deepEqual(
+        actual,
+        expected,
+        'the relay frames datagrams byte for byte as the shared frame builder',
+      );
+    });
   });
 });
