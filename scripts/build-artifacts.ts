@@ -1,6 +1,7 @@
 // Builds the Greengrass artifacts of every component (`npm run build:artifacts`): bundles each entry with
-// esbuild into one ESM file (main.mjs) and ships what cannot be bundled, the aws-crt native binary, as one
-// ZIP per CPU (aws-crt-linux-x64.zip, aws-crt-linux-arm64.zip; the recipe's Setenv points aws-crt at it).
+// esbuild into one ESM file and ships it as bundle.zip (main.mjs plus the files the code reads relative to
+// itself, e.g. the peer agent's .proto), and what cannot be bundled, the aws-crt native binary, as one ZIP
+// per CPU (aws-crt-linux-x64.zip, aws-crt-linux-arm64.zip; the recipe's Setenv points aws-crt at it).
 // Writes <out>/<ComponentName>/<version>/... and <out>/recipes/<ComponentName>-<version>.yaml with
 // BUCKET_NAME replaced, so both `greengrass-cli deployment create --recipeDir --artifactDir` and an S3
 // upload work. Reads recipes/; used by the end-to-end test and scripts/cloud/. Prints artifact sizes.
@@ -24,6 +25,14 @@ export const COMPONENT_ENTRIES: Readonly<Record<string, string>> = {
   'com.edgeshift.NodeMonitor': 'components/node-monitor/main.ts',
   'com.edgeshift.FunctionHost': 'components/function-host/main.ts',
   'com.edgeshift.PeerAgent': 'agent/main.ts',
+};
+
+/**
+ * Files a component reads relative to its own module (new URL('./x', import.meta.url)), by path from the
+ * entry's directory; they go into bundle.zip at the same relative path beside main.mjs.
+ */
+export const COMPONENT_RESOURCES: Readonly<Record<string, readonly string[]>> = {
+  'com.edgeshift.PeerAgent': ['proto/edgeshift_peer.proto'],
 };
 
 /** aws-crt's directory under dist/bin for each ZIP (glibc builds: Greengrass core devices run glibc). */
@@ -84,10 +93,12 @@ function crtBinDir(): string {
   return path.join(path.dirname(sdkRequire.resolve('aws-crt/package.json')), 'dist', 'bin');
 }
 
-async function bundle(entry: string, outfile: string): Promise<void> {
+/** main.mjs and the resources beside it, as bundle.zip. */
+async function writeBundleZip(name: string, entry: string, zipPath: string): Promise<void> {
   const result = await build({
     entryPoints: [entry],
-    outfile,
+    outfile: 'main.mjs',
+    write: false,
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -96,21 +107,36 @@ async function bundle(entry: string, outfile: string): Promise<void> {
     legalComments: 'none',
     logLevel: 'silent',
   });
-  if (result.errors.length > 0) {
+  const [output] = result.outputFiles;
+  if (result.errors.length > 0 || output === undefined) {
     throw new EdgeShiftError(
       'ERR_BUILD_FAILED',
-      `esbuild failed for ${entry}: ${result.errors[0]?.text ?? ''}`,
+      `esbuild failed for ${entry}: ${result.errors[0]?.text ?? 'no output'}`,
     );
   }
+  const files: Record<string, Uint8Array> = { 'main.mjs': output.contents };
+  for (const resource of COMPONENT_RESOURCES[name] ?? []) {
+    files[resource] = new Uint8Array(await readFile(path.join(path.dirname(entry), resource)));
+  }
+  await writeFile(zipPath, zipSync(files, { level: 6 }));
+}
+
+/** The aws-crt ZIPs are the same for every component: compress them once per build. */
+let crtZips: Promise<Map<string, Uint8Array>> | undefined;
+
+async function compressCrtBinaries(): Promise<Map<string, Uint8Array>> {
+  const binRoot = crtBinDir();
+  const zips = new Map<string, Uint8Array>();
+  for (const { zipName, binDir } of CRT_BINARIES) {
+    const binary = await readFile(path.join(binRoot, binDir, 'aws-crt-nodejs.node'));
+    zips.set(zipName, zipSync({ 'aws-crt-nodejs.node': new Uint8Array(binary) }, { level: 6 }));
+  }
+  return zips;
 }
 
 async function writeCrtZips(dir: string): Promise<void> {
-  const binRoot = crtBinDir();
-  for (const { zipName, binDir } of CRT_BINARIES) {
-    const binary = await readFile(path.join(binRoot, binDir, 'aws-crt-nodejs.node'));
-    const zip = zipSync({ 'aws-crt-nodejs.node': new Uint8Array(binary) }, { level: 9 });
-    await writeFile(path.join(dir, `${zipName}.zip`), zip);
-  }
+  crtZips ??= compressCrtBinaries();
+  for (const [zipName, zip] of await crtZips) await writeFile(path.join(dir, `${zipName}.zip`), zip);
 }
 
 async function buildComponent(
@@ -123,7 +149,7 @@ async function buildComponent(
   const dir = path.join(options.outDir, componentName, componentVersion);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await bundle(entry, path.join(dir, 'main.mjs'));
+  await writeBundleZip(componentName, entry, path.join(dir, 'bundle.zip'));
   await writeCrtZips(dir);
   const resolvedText = recipeText.replaceAll(`s3://${BUCKET_PLACEHOLDER}/`, `s3://${options.bucket}/`);
   const resolved = parseRecipe(resolvedText, `${componentName} (built)`);

@@ -56,12 +56,16 @@ describe('recipes', () => {
         it(`has a Linux ${architecture} manifest that runs the bundle with the matching aws-crt binary`, () => {
           const manifest = selectManifest(recipe, { os: 'linux', architecture });
           assert.equal(manifest.platform.architecture, architecture, 'an explicit manifest, not a wildcard');
-          assert.equal(manifest.lifecycle.run?.script, 'node {artifacts:path}/main.mjs', 'Run');
+          assert.equal(
+            manifest.lifecycle.run?.script,
+            'node {artifacts:decompressedPath}/bundle/main.mjs',
+            'Run',
+          );
           const crt = architecture === 'amd64' ? 'aws-crt-linux-x64' : 'aws-crt-linux-arm64';
           assert.deepEqual(
             manifest.artifacts.map((artifact) => [artifact.uri, artifact.unarchive]),
             [
-              [`s3://BUCKET_NAME/${name}/${recipe.componentVersion}/main.mjs`, 'NONE'],
+              [`s3://BUCKET_NAME/${name}/${recipe.componentVersion}/bundle.zip`, 'ZIP'],
               [`s3://BUCKET_NAME/${name}/${recipe.componentVersion}/${crt}.zip`, 'ZIP'],
             ],
             'artifacts laid out as <ComponentName>/<version>/<file>',

@@ -163,11 +163,11 @@ describe('scripts/local-nucleus/local-node', function () {
       });
       assert.deepEqual(
         built.built.map((component) => component.artifacts.map((artifact) => path.basename(artifact.path))),
-        [['aws-crt-linux-arm64.zip', 'aws-crt-linux-x64.zip', 'main.mjs']],
+        [['aws-crt-linux-arm64.zip', 'aws-crt-linux-x64.zip', 'bundle.zip']],
         'one bundle and one native ZIP per CPU',
       );
       assert.ok(
-        lines.some((line) => /main\.mjs\s+[\d.]+ (KiB|MiB)/.test(line)),
+        lines.some((line) => /bundle\.zip\s+[\d.]+ (KiB|MiB)/.test(line)),
         'sizes are printed',
       );
 
