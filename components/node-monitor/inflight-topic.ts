@@ -1,9 +1,14 @@
 // Follows the local topic on which the function host publishes its in-flight request count
-// ({"inflightRequests": n}), so the monitor can announce it in METRICS packets. Used by main.ts;
+// ({"inflightRequests": n} on edgeshift/function-host/<thingName>/inflight), so the monitor can announce it in METRICS packets. Used by main.ts;
 // messages are validated here, at the boundary. Invariant: a count older than maxAgeMs is not used
 // (a stopped publisher must not pin the node's load), and the caller then falls back to its config.
 import type { LocalMessage } from '../common/ipc/index.ts';
 import type { MonotonicClock } from './load-sample.ts';
+
+/** Where the function host publishes its count (components/function-host/main.ts). */
+export function functionHostInflightTopicOf(thingName: string): string {
+  return `edgeshift/function-host/${thingName}/inflight`;
+}
 
 export type SubscribeToTopic = (
   topic: string,

@@ -12,6 +12,7 @@ export interface Datagram {
 export class UdpInbox {
   private readonly queued: Datagram[] = [];
   private waiting: ((datagram: Datagram) => void) | undefined;
+  private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(private readonly socket: Socket) {
     socket.on('message', (bytes, from) => {
@@ -46,12 +47,16 @@ export class UdpInbox {
     const queued = this.queued.shift();
     if (queued !== undefined) return Promise.resolve(queued);
     return new Promise((resolve, reject) => {
+      const port = this.port;
       const timer = setTimeout(() => {
+        this.timers.delete(timer);
         this.waiting = undefined;
-        reject(new Error(`no datagram on 127.0.0.1:${this.port} within ${RECEIVE_TIMEOUT_MS} ms`));
+        reject(new Error(`no datagram on 127.0.0.1:${port} within ${RECEIVE_TIMEOUT_MS} ms`));
       }, RECEIVE_TIMEOUT_MS);
+      this.timers.add(timer);
       this.waiting = (datagram) => {
         clearTimeout(timer);
+        this.timers.delete(timer);
         resolve(datagram);
       };
     });
@@ -64,6 +69,7 @@ export class UdpInbox {
   }
 
   close(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
     return new Promise((resolve) => this.socket.close(() => resolve()));
   }
 }
