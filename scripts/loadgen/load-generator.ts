@@ -146,8 +146,9 @@ export class LoadGenerator {
   #invalid = 0;
   #sendErrors = 0;
   #hasRun = false;
-  #startMs: number | undefined;
-  readonly #markers: PlotMarker[] = [];
+  // Events as clock readings; placed on the run's axis when the report is made, so a mark taken
+  // while run() is still resolving the target is kept (at a negative or zero offset).
+  readonly #marks: Array<{ atClockMs: number; label: string }> = [];
 
   constructor(options: LoadGeneratorOptions) {
     checkOptions(options);
@@ -172,7 +173,6 @@ export class LoadGenerator {
     const sockets = await this.#openSockets(address.family);
     const startedAtEpochMs = Date.now();
     const schedule = createSchedule(this.#now(), options.rateHz, options.durationMs);
-    this.#startMs = schedule.startMs;
     const timeline = new LatencyTimeline(schedule.startMs, options.bucketMs ?? 100);
     const checker = new ReplyChecker({
       deadlineMs: options.replyDeadlineMs ?? 1000,
@@ -193,12 +193,11 @@ export class LoadGenerator {
   }
 
   /**
-   * Records an event (migration start, freeze, cutover, commit) at this moment on the run's time
-   * axis; it comes back in LoadReport.markers and on the plot. Ignored before run() starts sending.
+   * Records an event (migration start, freeze, cutover, commit) at this moment; it comes back in
+   * LoadReport.markers on the run's time axis (ms after the first scheduled send) and on the plot.
    */
   mark(label: string): void {
-    if (this.#startMs === undefined) return;
-    this.#markers.push({ atMs: this.#now() - this.#startMs, label });
+    this.#marks.push({ atClockMs: this.#now(), label });
   }
 
   async #resolveTarget(): Promise<{ address: string; family: 4 | 6 }> {
@@ -416,7 +415,7 @@ export class LoadGenerator {
       nodes: timeline.nodes,
       buckets: timeline.buckets(),
       faults: [...this.#faults],
-      markers: [...this.#markers],
+      markers: this.#marks.map((mark) => ({ atMs: mark.atClockMs - schedule.startMs, label: mark.label })),
     };
   }
 }

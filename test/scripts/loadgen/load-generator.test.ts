@@ -131,6 +131,7 @@ describe('load-generator', function () {
       target: { host: '127.0.0.1', port: server.port },
     });
     const running = generator.run();
+    generator.mark('run called');
     await new Promise((resolve) => setTimeout(resolve, 300));
     generator.mark('event loop blocked');
     const blockUntil = performance.now() + 300;
@@ -144,11 +145,18 @@ describe('load-generator', function () {
       report.latency.fromScheduled.maxMs >= 250,
       `their latency counts from the schedule: ${report.latency.fromScheduled.maxMs} ms`,
     );
-    assert.equal(report.markers.length, 1, 'the marked event is reported');
-    assert.equal(report.markers[0]?.label, 'event loop blocked');
+    assert.deepEqual(
+      report.markers.map((m) => m.label),
+      ['run called', 'event loop blocked'],
+      'marks are reported in order, including one taken before the first send',
+    );
     assert.ok(
-      (report.markers[0]?.atMs ?? 0) >= 250,
-      `marked on the run's axis: ${report.markers[0]?.atMs} ms`,
+      (report.markers[0]?.atMs ?? 1) <= 0,
+      `a mark before the start sits at or before 0: ${report.markers[0]?.atMs} ms`,
+    );
+    assert.ok(
+      (report.markers[1]?.atMs ?? 0) >= 250,
+      `marked on the run's axis: ${report.markers[1]?.atMs} ms`,
     );
   });
 
