@@ -325,6 +325,22 @@ describe('pipeline', () => {
       assert.deepEqual(pipeline.process(reply, 1, 1n), [{ port: 3, frame: expected }]);
     });
 
+    it('forwards a packet with TTL 0 with TTL 255: bit<8> arithmetic, no TTL check', () => {
+      const pipeline = labPipeline();
+      const spec = {
+        srcMac: NODE[2].mac,
+        dstMac: SWITCH_MAC,
+        srcIp: NODE[2].ip,
+        dstIp: CLIENT.ip,
+        srcPort: 1,
+        dstPort: 2,
+        payload: Buffer.from('x'),
+      };
+      const outputs = pipeline.process(buildUdpFrame({ ...spec, ttl: 0 }), 2, 1n);
+      const expected = buildUdpFrame({ ...spec, srcMac: SWITCH_MAC, dstMac: CLIENT.mac, ttl: 255 });
+      assert.deepEqual(outputs, [{ port: 3, frame: expected }]);
+    });
+
     it('drops a packet with no route and counts it', () => {
       const pipeline = labPipeline();
       const frame = buildUdpFrame({
@@ -365,6 +381,19 @@ describe('pipeline', () => {
         assert.equal(dropCount(pipeline, reason), 1, `drop_reasons[${reason}]`);
       });
     }
+
+    it('drops an IPv4 packet with options as a checksum error: the check covers the 20-byte header only', () => {
+      const plain = request(9101);
+      // IHL 6 with one 4-byte option (NOPs), total length + 4, checksum correct over all 24 bytes.
+      const frame = Buffer.concat([plain.subarray(0, 34), Buffer.from([1, 1, 1, 1]), plain.subarray(34)]);
+      frame[14] = 0x46;
+      frame.writeUInt16BE(plain.readUInt16BE(16) + 4, 16);
+      frame.writeUInt16BE(0, 24);
+      frame.writeUInt16BE(ipv4HeaderChecksum24(frame.subarray(14, 38)), 24);
+      const pipeline = labPipeline();
+      assert.deepEqual(pipeline.process(frame, 3, 1n), []);
+      assert.equal(dropCount(pipeline, DropReason.IPV4_CHECKSUM), 1, 'dropped as reason 2, as BMv2 does');
+    });
 
     it('drops a frame whose UDP length is not 32 (checksums kept valid)', () => {
       const frame = good();
@@ -447,4 +476,12 @@ function withByte(frame: Buffer, offset: number, value: number): Buffer {
     frame.writeUInt16BE(ipv4HeaderChecksum(frame.subarray(14, 34)), 24);
   }
   return frame;
+}
+
+/** RFC 1071 checksum over a whole IPv4 header of any length (the shared helper covers 20 bytes). */
+function ipv4HeaderChecksum24(header: Buffer): number {
+  let sum = 0;
+  for (let i = 0; i < header.length; i += 2) sum += header.readUInt16BE(i);
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  return ~sum & 0xffff;
 }
