@@ -4,6 +4,7 @@
 //   tsx scripts/local-node-cli.ts --recipe-dir artifacts/recipes --artifact-dir artifacts \
 //     --root .edgeshift/node-a --thing-name node-a --merge '{"com.edgeshift.NodeMonitor":{"periodMs":200}}'
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 import { Command, InvalidArgumentError } from 'commander';
 
@@ -87,7 +88,9 @@ async function main(argv: readonly string[]): Promise<void> {
   });
 }
 
-main(process.argv).catch((err: unknown) => {
-  log.error('local node failed', { error: err });
-  process.exit(1);
-});
+if (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv).catch((err: unknown) => {
+    log.error('local node failed', { error: err });
+    process.exit(1);
+  });
+}
