@@ -103,7 +103,7 @@ function duplicates(values: readonly (string | number)[]): (string | number)[] {
   return values.filter((value, index) => values.indexOf(value) !== index);
 }
 
-const RULES: readonly CrossFieldRule<PeerAgentConfig>[] = [
+export const PEER_AGENT_RULES: readonly CrossFieldRule<PeerAgentConfig>[] = [
   (config) => {
     const names = duplicates(config.services.map((service) => service.name));
     const ids = duplicates(config.services.map((service) => service.serviceId));
@@ -126,7 +126,7 @@ const RULES: readonly CrossFieldRule<PeerAgentConfig>[] = [
 ];
 
 export function compilePeerAgentConfigValidator(): ConfigValidator<PeerAgentConfig> {
-  return compileConfigValidator<PeerAgentConfig>(PEER_AGENT_COMPONENT, schema, RULES);
+  return compileConfigValidator<PeerAgentConfig>(PEER_AGENT_COMPONENT, schema, PEER_AGENT_RULES);
 }
 
 export { schema as peerAgentSchema };

@@ -1,0 +1,107 @@
+// The peer agent as a Greengrass component: builds the agent from the validated configuration
+// (agent-config.ts), reaches the function host over IPC (function-host-client.ts), serves the local
+// control topic (control-service.ts), feeds the node monitor's load reports to the placement policy,
+// and receives CLAIM answers and forwarded ADVICE on its data-plane socket. main.ts runs it with
+// components/common/component-runtime.ts; tests can run it the same way against the local nucleus.
+import type { ComponentRuntimeOptions } from '../components/common/component-runtime.ts';
+import type { IpcClient, IpcSubscription } from '../components/common/ipc/index.ts';
+import type { Logger } from '../components/common/logger.ts';
+import { systemClock } from './clock.ts';
+import {
+  PEER_AGENT_RULES,
+  peerAgentSchema,
+  PEER_AGENT_COMPONENT,
+  resolveAgentConfig,
+  type PeerAgentConfig,
+} from './agent-config.ts';
+import { agentControlTopic, handleControlRequest, parseControlRequest } from './control-service.ts';
+import { DataPlaneLink } from './cutover/data-plane-link.ts';
+import { IpcFunctionHostControl } from './function-host-client.ts';
+import { PeerAgent } from './peer-agent.ts';
+import { readTlsMaterial } from './peer-tls.ts';
+
+/** Topic of the node monitor's JSON load report (components/node-monitor/metrics-report.ts). */
+function metricsTopicOf(thingName: string): string {
+  return `edgeshift/metrics/${thingName}`;
+}
+
+function loadOf(value: unknown): number | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const { cpuLoadBp, memLoadBp } = value as { cpuLoadBp?: unknown; memLoadBp?: unknown };
+  if (typeof cpuLoadBp !== 'number' || typeof memLoadBp !== 'number') return undefined;
+  return Math.max(cpuLoadBp, memLoadBp);
+}
+
+async function followLocalLoad(
+  ipc: IpcClient,
+  thingName: string,
+  agent: PeerAgent,
+  logger: Logger,
+): Promise<IpcSubscription | undefined> {
+  try {
+    return await ipc.subscribe(metricsTopicOf(thingName), (message) => {
+      const loadBp = message.kind === 'json' ? loadOf(message.value) : undefined;
+      if (loadBp !== undefined) agent.observeLocalLoad(loadBp);
+    });
+  } catch (err) {
+    logger.warn('no local load reports: ADVICE alone decides', { err });
+    return undefined;
+  }
+}
+
+export function peerAgentComponentOptions(
+  overrides: Partial<ComponentRuntimeOptions<PeerAgentConfig>> = {},
+): ComponentRuntimeOptions<PeerAgentConfig> {
+  return {
+    componentName: PEER_AGENT_COMPONENT,
+    schema: peerAgentSchema,
+    rules: PEER_AGENT_RULES,
+    start: async ({ ipc, config, logger, thingName }) => {
+      const resolved = resolveAgentConfig(config, { thingName, workDir: process.cwd() });
+      const nodeThingName = thingName === '' ? resolved.nodeName : thingName;
+      const tls = await readTlsMaterial(resolved.tls);
+      const link = await DataPlaneLink.open({
+        dataPlane: resolved.dataPlane,
+        listen: resolved.dataPlaneListen,
+        log: logger.child('data-plane'),
+      });
+      const agent = await PeerAgent.start({
+        nodeId: resolved.nodeName,
+        nodeNumber: resolved.nodeNumber,
+        requestAddress: resolved.requestAddress,
+        listenAddress: resolved.grpcListenAddress,
+        services: resolved.services,
+        peers: resolved.peers,
+        host: new IpcFunctionHostControl(ipc, nodeThingName),
+        tls,
+        dataPlaneLink: link,
+        clock: systemClock,
+        log: logger,
+        settings: resolved.settings,
+        placement: resolved.placement,
+      });
+      const control = await ipc.serve(agentControlTopic(nodeThingName), (body) =>
+        handleControlRequest(agent, parseControlRequest(body)),
+      );
+      const metrics = await followLocalLoad(ipc, nodeThingName, agent, logger);
+      logger.info('peer agent running', {
+        nodeName: resolved.nodeName,
+        grpcPort: agent.port,
+        dataPlanePort: link.localPort,
+        controlTopic: `${agentControlTopic(nodeThingName)}/request`,
+      });
+      return {
+        applyConfiguration: () => {
+          logger.warn('PeerAgent configuration changed; it applies at the next restart');
+        },
+        close: async () => {
+          await control.close();
+          await metrics?.close();
+          await agent.close();
+          await link.close();
+        },
+      };
+    },
+    ...overrides,
+  };
+}
