@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -12,6 +13,13 @@ import {
 } from '../../../scripts/local-nucleus/component-runner.ts';
 import { LocalNucleus, type ComponentState } from '../../../scripts/local-nucleus/local-nucleus.ts';
 import { parseRecipe, selectManifest } from '../../../scripts/local-nucleus/recipe.ts';
+
+/** tsx's ESM loader by absolute path: a component's cwd is its work directory, outside the project. */
+const TSX_LOADER = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('tsx/package.json')),
+  'dist',
+  'loader.mjs',
+);
 
 interface FixtureOptions {
   readonly name: string;
@@ -235,6 +243,37 @@ describe('scripts/local-nucleus/component-runner', function () {
       ['startup'],
       'Install skipped, Startup not',
     );
+  });
+
+  it('restarts a component that reports ERRORED over IPC', async () => {
+    const script = path.join(import.meta.dirname, 'fixtures', 'report-state-component.ts');
+    const component = fixture(root, {
+      name: 'com.test.Reporter',
+      lifecycle: `      Run: echo run >> {kernel:rootPath}/runs.txt; exec "${process.execPath}" --import ${TSX_LOADER} ${script} {kernel:rootPath}/marker.txt`,
+    });
+    const runner2 = new ComponentRunner({
+      nucleus,
+      rootPath: root,
+      thingName: 'thing-7',
+      restartDelayMs: 0,
+      stopGraceMs: 2000,
+      baseEnv: { ...process.env, NODE_PATH: '' },
+    });
+    try {
+      await runner2.start([component]);
+      await eventually(() => existsSync(path.join(root, 'marker.txt')), 'the first run to report ERRORED');
+      await eventually(
+        async () => (await readLines(path.join(root, 'runs.txt'))).length === 2,
+        'a second run',
+      );
+      assert.deepEqual(
+        stateSequence('com.test.Reporter').slice(0, 7),
+        ['INSTALLED', 'STARTING', 'RUNNING', 'ERRORED', 'INSTALLED', 'STARTING', 'RUNNING'],
+        'ERRORED reported over IPC leads to a restart',
+      );
+    } finally {
+      await runner2.stop();
+    }
   });
 
   it('kills a Run that ignores SIGTERM after the grace period', async () => {
