@@ -124,6 +124,10 @@ export async function main(
   }
   const scheduled = Math.round((options.rate * options.durationMs) / 1000);
   const progress = progressReporter(scheduled);
+  // Ctrl-C ends the schedule early but still waits for replies and reports what was sent.
+  const controller = new AbortController();
+  const abort = (): void => controller.abort();
+  process.once('SIGINT', abort);
   const generator = new LoadGenerator({
     target: options.target,
     service: options.service,
@@ -138,8 +142,12 @@ export async function main(
       ? { checkState: counterStateChecker({ countField: options.countField }) }
       : {}),
     onProgress: progress.update,
+    signal: controller.signal,
   });
-  const report = await generator.run().finally(() => progress.stop());
+  const report = await generator.run().finally(() => {
+    progress.stop();
+    process.off('SIGINT', abort);
+  });
   if (options.table) print(formatTimelineTable(report));
   print(formatSummary(report));
   await writeOutputs(report, options);

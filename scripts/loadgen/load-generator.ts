@@ -43,6 +43,8 @@ export interface LoadGeneratorOptions {
   readonly now?: () => number;
   /** Called about every bucket with counts so far (progress bars). */
   readonly onProgress?: (progress: LoadProgress) => void;
+  /** Ends the schedule early when aborted: nothing more is sent, replies to what was sent are awaited. */
+  readonly signal?: AbortSignal;
 }
 
 export interface LoadProgress {
@@ -77,6 +79,8 @@ export interface LoadReport {
     readonly invalid: number;
     readonly sendErrors: number;
   };
+  /** True when options.signal ended the schedule before totals.scheduled were sent. */
+  readonly stoppedEarly: boolean;
   /** Sent requests per second between the first and the last send. */
   readonly achievedRateHz: number;
   readonly latency: { readonly fromScheduled: LatencySummary; readonly fromSent: LatencySummary };
@@ -242,6 +246,10 @@ export class LoadGenerator {
     let lastSentAtMs = 0;
     return new Promise((resolve) => {
       const tick = (): void => {
+        if (this.#options.signal?.aborted === true) {
+          resolve({ firstSentAtMs, lastSentAtMs });
+          return;
+        }
         const nowMs = this.#now();
         const due = dueRequestCount(schedule, nowMs);
         for (; nextIndex < due; nextIndex += 1) {
@@ -409,6 +417,7 @@ export class LoadGenerator {
         invalid: this.#invalid,
         sendErrors: this.#sendErrors,
       },
+      stoppedEarly: totals.sent < schedule.totalRequests,
       achievedRateHz: spanMs > 0 ? ((totals.sent - 1) * 1000) / spanMs : totals.sent,
       latency: { fromScheduled: timeline.latencyFromScheduled, fromSent: timeline.latencyFromSent },
       scheduleLag: timeline.scheduleLag,

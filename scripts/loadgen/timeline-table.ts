@@ -59,7 +59,7 @@ export function formatSummary(report: LoadReport): string {
   const { totals, latency, scheduleLag } = report;
   const fromScheduled = latency.fromScheduled;
   return [
-    `target ${report.target} service ${report.service}: ${totals.sent}/${totals.scheduled} sent at ${report.achievedRateHz.toFixed(1)} Hz (asked ${report.rateHz} Hz), ${totals.replied} replied`,
+    `target ${report.target} service ${report.service}: ${totals.sent}/${totals.scheduled} sent${report.stoppedEarly ? ' (stopped early)' : ''} at ${report.achievedRateHz.toFixed(1)} Hz (asked ${report.rateHz} Hz), ${totals.replied} replied`,
     `lost ${totals.lost}  duplicates ${totals.duplicates}  wrong state ${totals.wrongState}  errors ${totals.errors}  late ${totals.late}  unexpected ${totals.unexpected}  invalid ${totals.invalid}  send errors ${totals.sendErrors}`,
     `latency from scheduled send: p50 ${formatMs(fromScheduled.p50Ms)} ms  p99 ${formatMs(fromScheduled.p99Ms)} ms  p99.9 ${formatMs(fromScheduled.p999Ms)} ms  max ${formatMs(fromScheduled.maxMs)} ms`,
     `latency from actual send:    p50 ${formatMs(latency.fromSent.p50Ms)} ms  p99 ${formatMs(latency.fromSent.p99Ms)} ms  max ${formatMs(latency.fromSent.maxMs)} ms`,

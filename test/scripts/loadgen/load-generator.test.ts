@@ -52,6 +52,7 @@ describe('load-generator', function () {
     assert.equal(report.totals.replied, 400, 'every request answered once');
     assert.equal(server?.received(), 400, 'the server saw every request');
     assert.deepEqual(faultTotals(report), NO_FAULTS, 'no fault on a faultless server');
+    assert.equal(report.stoppedEarly, false, 'the whole schedule ran');
     assert.deepEqual(report.nodes, { 'node-a': 400 }, 'the answering node is counted');
     assert.equal(report.buckets.length, 10, 'one bucket per 100 ms of schedule');
     assert.equal(
@@ -158,6 +159,30 @@ describe('load-generator', function () {
       (report.markers[1]?.atMs ?? 0) >= 250,
       `marked on the run's axis: ${report.markers[1]?.atMs} ms`,
     );
+  });
+
+  it('stops sending when its signal is aborted and still waits for the replies already due', async () => {
+    server = await startFaultInjectingServer('node-a');
+    const controller = new AbortController();
+    const generator = new LoadGenerator({
+      ...BASE,
+      rateHz: 200,
+      durationMs: 10_000,
+      target: { host: '127.0.0.1', port: server.port },
+      checkState: counterStateChecker(),
+      signal: controller.signal,
+    });
+    const running = generator.run();
+    setTimeout(() => controller.abort(), 500);
+    const report = await running;
+    assert.equal(report.stoppedEarly, true, 'the report says the schedule was cut short');
+    assert.ok(
+      report.totals.sent > 0 && report.totals.sent < 2000,
+      `about 100 of 2000 sent: ${report.totals.sent}`,
+    );
+    assert.equal(report.totals.replied, report.totals.sent, 'every sent request was answered');
+    assert.equal(server.received(), report.totals.sent, 'nothing was sent after the abort');
+    assert.equal(report.totals.lost, 0, 'requests never sent are not lost');
   });
 
   it('refuses a non-positive rate with ERR_LOADGEN_INVALID_OPTION', () => {
