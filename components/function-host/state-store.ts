@@ -2,6 +2,9 @@
 // duplicate-detection window (namespace 'dedupe'), so both migrate together. Called by the request
 // server and the control handlers. Invariant: snapshot (taken at a mark, copy-on-write, read one bounded
 // chunk at a time) + every delta since, imported elsewhere, yields an equal checksum.
+// The checksum is a sum of per-entry SHA-256 digests, hashed off the request path: a put only marks its
+// key; marked keys are hashed in small slices between I/O, and the rest at the next checksum, delta or
+// import, so the freeze window hashes at most what changed since the last delta.
 import { createHash } from 'node:crypto';
 
 import { EdgeShiftError } from '../common/errors.ts';
@@ -42,20 +45,30 @@ const OP_DELETE = 2;
 const HEADER_BYTES = 2;
 // op (1) + key length (4) + value length (4)
 const RECORD_OVERHEAD_BYTES = 9;
-const CHECKSUM_MASK = (1n << 256n) - 1n;
+const LANES = 4;
+/** Longest a background hashing slice may hold the event loop. */
+const HASH_SLICE_MS = 1;
 const textEncoder = new TextEncoder();
 
-/** One entry's contribution to the checksum; the store's checksum is the sum of these mod 2^256. */
-function entryHash(storeKey: string, value: Uint8Array): bigint {
+/** One entry's digest: SHA-256 over (key length, key, value). */
+function entryDigest(storeKey: string, value: Uint8Array): Buffer {
   const keyBytes = Buffer.from(storeKey, 'utf8');
-  const keyLength = Buffer.alloc(4);
+  const keyLength = Buffer.allocUnsafe(4);
   keyLength.writeUInt32BE(keyBytes.byteLength);
-  const digest = createHash('sha256').update(keyLength).update(keyBytes).update(value).digest('hex');
-  return BigInt(`0x${digest}`);
+  return createHash('sha256').update(keyLength).update(keyBytes).update(value).digest();
 }
 
-function formatChecksum(sum: bigint): string {
-  return `sha256sum:${sum.toString(16).padStart(64, '0')}`;
+/** Adds (sign 1) or removes (sign -1) a digest from a sum of four 64-bit lanes, each mod 2^64. */
+function addDigest(sum: BigUint64Array, digest: Buffer, sign: 1 | -1): void {
+  for (let lane = 0; lane < LANES; lane += 1) {
+    const part = digest.readBigUInt64BE(lane * 8);
+    // A BigUint64Array stores modulo 2^64, so each lane wraps as intended.
+    sum[lane] = sign === 1 ? (sum[lane] as bigint) + part : (sum[lane] as bigint) - part;
+  }
+}
+
+function formatChecksum(sum: BigUint64Array): string {
+  return `sha256sum:${[...sum].map((lane) => lane.toString(16).padStart(16, '0')).join('')}`;
 }
 
 function badData(message: string): EdgeShiftError {
@@ -71,7 +84,8 @@ interface ExportSession {
 }
 
 interface NamespaceTotals {
-  checksum: bigint;
+  /** Sum of the digests of every entry of the namespace not in `#unhashed`. */
+  readonly checksum: BigUint64Array;
   keys: number;
   bytes: number;
 }
@@ -79,6 +93,11 @@ interface NamespaceTotals {
 export class StateStore {
   readonly #entries = new Map<string, Uint8Array>();
   readonly #totals = new Map<string, NamespaceTotals>();
+  /** Digest of each entry whose digest is in its namespace's sum. */
+  readonly #digests = new Map<string, Buffer>();
+  /** Keys changed since their digest was last taken (their digest is not in the sum). */
+  readonly #unhashed = new Set<string>();
+  #hashing: NodeJS.Immediate | undefined;
   #dirty: Set<string> | undefined;
   #export: ExportSession | undefined;
 
@@ -97,11 +116,16 @@ export class StateStore {
     };
   }
 
-  /** Order-independent SHA-256 sum over (key, value) of every entry, or of one namespace. */
+  /** Order-independent sum of SHA-256 over (key, value) of every entry, or of one namespace's. */
   checksum(name?: StateNamespace): string {
+    this.#hashChanged();
     if (name !== undefined) return formatChecksum(this.#totalsOf(NAMESPACE_PREFIX[name]).checksum);
-    let sum = 0n;
-    for (const totals of this.#totals.values()) sum = (sum + totals.checksum) & CHECKSUM_MASK;
+    const sum = new BigUint64Array(LANES);
+    for (const totals of this.#totals.values()) {
+      for (let lane = 0; lane < LANES; lane += 1) {
+        sum[lane] = (sum[lane] as bigint) + (totals.checksum[lane] as bigint);
+      }
+    }
     return formatChecksum(sum);
   }
 
@@ -153,19 +177,23 @@ export class StateStore {
     }
     // The snapshot's copy-on-write values are only needed until the first delta supersedes them.
     this.#export = undefined;
-    const records: Uint8Array[] = [];
+    // Hash what changed now, so the checksum at the freeze hashes only what changes after this delta.
+    this.#hashChanged();
+    const records: EncodableRecord[] = [];
     let bytes = HEADER_BYTES;
-    let changedKeys = 0;
     for (const storeKey of dirty) {
       const value = this.#entries.get(storeKey);
-      const record = encodeRecord(value === undefined ? OP_DELETE : OP_PUT, storeKey, value);
-      if (changedKeys > 0 && bytes + record.byteLength > maxBytes) break;
-      records.push(record);
-      bytes += record.byteLength;
-      changedKeys += 1;
-      dirty.delete(storeKey);
+      const recordBytes = recordSize(storeKey, value);
+      if (records.length > 0 && bytes + recordBytes > maxBytes) break;
+      records.push({ op: value === undefined ? OP_DELETE : OP_PUT, storeKey, value });
+      bytes += recordBytes;
     }
-    return { delta: joinRecords(KIND_DELTA, records, bytes), changedKeys, remainingKeys: dirty.size };
+    for (const record of records) dirty.delete(record.storeKey);
+    return {
+      delta: encodeRecords(KIND_DELTA, records, bytes),
+      changedKeys: records.length,
+      remainingKeys: dirty.size,
+    };
   }
 
   /** Stops tracking changes and releases the snapshot (migration ended, either way). */
@@ -177,9 +205,14 @@ export class StateStore {
   clear(): void {
     this.#entries.clear();
     this.#totals.clear();
+    this.#digests.clear();
+    this.#unhashed.clear();
+    clearImmediate(this.#hashing);
+    this.#hashing = undefined;
     this.endTracking();
   }
 
+  /** Applies a snapshot chunk and hashes it at once, so the checksum at activation stays cheap. */
   importChunk(chunk: Uint8Array): number {
     return this.#import(chunk, KIND_SNAPSHOT);
   }
@@ -191,7 +224,7 @@ export class StateStore {
   #totalsOf(prefix: string): NamespaceTotals {
     let totals = this.#totals.get(prefix);
     if (totals === undefined) {
-      totals = { checksum: 0n, keys: 0, bytes: 0 };
+      totals = { checksum: new BigUint64Array(LANES), keys: 0, bytes: 0 };
       this.#totals.set(prefix, totals);
     }
     return totals;
@@ -202,38 +235,65 @@ export class StateStore {
     return value === undefined ? undefined : value.slice();
   }
 
-  #beforeChange(storeKey: string, previous: Uint8Array | undefined): void {
+  /** Tracks a change for deltas, the snapshot and the checksum, and takes the old value out of the totals. */
+  #beforeChange(storeKey: string, previous: Uint8Array | undefined, totals: NamespaceTotals): void {
     this.#dirty?.add(storeKey);
     const preserved = this.#export?.preserved;
     if (preserved !== undefined && !preserved.has(storeKey)) preserved.set(storeKey, previous ?? null);
+    const digest = this.#digests.get(storeKey);
+    if (digest !== undefined) {
+      addDigest(totals.checksum, digest, -1);
+      this.#digests.delete(storeKey);
+    }
+    this.#unhashed.add(storeKey);
+    this.#scheduleHashing();
+    if (previous === undefined) return;
+    totals.bytes -= Buffer.byteLength(storeKey) - 1 + previous.byteLength;
+    totals.keys -= 1;
   }
 
   #set(storeKey: string, value: Uint8Array): void {
-    const previous = this.#entries.get(storeKey);
-    this.#beforeChange(storeKey, previous);
     const totals = this.#totalsOf(storeKey.charAt(0));
-    const keyBytes = Buffer.byteLength(storeKey) - 1;
-    if (previous !== undefined) {
-      totals.checksum = (totals.checksum - entryHash(storeKey, previous)) & CHECKSUM_MASK;
-      totals.bytes -= keyBytes + previous.byteLength;
-      totals.keys -= 1;
-    }
+    this.#beforeChange(storeKey, this.#entries.get(storeKey), totals);
     this.#entries.set(storeKey, value);
-    totals.checksum = (totals.checksum + entryHash(storeKey, value)) & CHECKSUM_MASK;
-    totals.bytes += keyBytes + value.byteLength;
+    totals.bytes += Buffer.byteLength(storeKey) - 1 + value.byteLength;
     totals.keys += 1;
   }
 
   #delete(storeKey: string): boolean {
     const previous = this.#entries.get(storeKey);
     if (previous === undefined) return false;
-    this.#beforeChange(storeKey, previous);
+    this.#beforeChange(storeKey, previous, this.#totalsOf(storeKey.charAt(0)));
     this.#entries.delete(storeKey);
-    const totals = this.#totalsOf(storeKey.charAt(0));
-    totals.checksum = (totals.checksum - entryHash(storeKey, previous)) & CHECKSUM_MASK;
-    totals.bytes -= Buffer.byteLength(storeKey) - 1 + previous.byteLength;
-    totals.keys -= 1;
     return true;
+  }
+
+  /** Puts the digests of entries changed since their last digest into the sums, within a time budget. */
+  #hashChanged(budgetMs = Number.POSITIVE_INFINITY): void {
+    const deadlineMs = performance.now() + budgetMs;
+    let hashed = 0;
+    for (const storeKey of this.#unhashed) {
+      this.#unhashed.delete(storeKey);
+      const value = this.#entries.get(storeKey);
+      if (value !== undefined) {
+        const digest = entryDigest(storeKey, value);
+        this.#digests.set(storeKey, digest);
+        addDigest(this.#totalsOf(storeKey.charAt(0)).checksum, digest, 1);
+      }
+      hashed += 1;
+      if (hashed % 32 === 0 && performance.now() > deadlineMs) return;
+    }
+  }
+
+  #scheduleHashing(): void {
+    if (this.#hashing !== undefined) return;
+    this.#hashing = setImmediate(() => {
+      this.#hashing = undefined;
+      this.#hashChanged(HASH_SLICE_MS);
+      if (this.#unhashed.size > 0) this.#scheduleHashing();
+    });
+    // Pending hashing must not keep a process alive that has nothing else to do.
+    this.#hashing.unref();
   }
 
   #planChunks(keys: readonly string[], chunkBytes: number): { chunkStarts: number[]; snapshotBytes: number } {
@@ -241,16 +301,15 @@ export class StateStore {
     let snapshotBytes = HEADER_BYTES;
     let chunkSize = HEADER_BYTES;
     keys.forEach((storeKey, index) => {
-      const value = this.#entries.get(storeKey);
-      const recordBytes = RECORD_OVERHEAD_BYTES + Buffer.byteLength(storeKey) + (value?.byteLength ?? 0);
+      const bytes = recordSize(storeKey, this.#entries.get(storeKey));
       // A record larger than chunkBytes gets a chunk of its own rather than being split.
-      if (chunkSize > HEADER_BYTES && chunkSize + recordBytes > chunkBytes) {
+      if (chunkSize > HEADER_BYTES && chunkSize + bytes > chunkBytes) {
         chunkStarts.push(index);
         chunkSize = HEADER_BYTES;
         snapshotBytes += HEADER_BYTES;
       }
-      chunkSize += recordBytes;
-      snapshotBytes += recordBytes;
+      chunkSize += bytes;
+      snapshotBytes += bytes;
     });
     chunkStarts.push(keys.length);
     return { chunkStarts, snapshotBytes };
@@ -271,7 +330,7 @@ export class StateStore {
         `chunk index ${index} out of range 0..${session.chunkStarts.length - 2}`,
       );
     }
-    const records: Uint8Array[] = [];
+    const records: EncodableRecord[] = [];
     let bytes = HEADER_BYTES;
     for (let i = start; i < end; i += 1) {
       const storeKey = session.keys[i] as string;
@@ -280,11 +339,10 @@ export class StateStore {
         : this.#entries.get(storeKey);
       // Keys in the snapshot existed at the mark, so a preserved value is never null here.
       if (value === undefined || value === null) continue;
-      const record = encodeRecord(OP_PUT, storeKey, value);
-      records.push(record);
-      bytes += record.byteLength;
+      records.push({ op: OP_PUT, storeKey, value });
+      bytes += recordSize(storeKey, value);
     }
-    return joinRecords(KIND_SNAPSHOT, records, bytes);
+    return encodeRecords(KIND_SNAPSHOT, records, bytes);
   }
 
   #import(bytes: Uint8Array, expectedKind: number): number {
@@ -293,30 +351,38 @@ export class StateStore {
       if (record.value === undefined) this.#delete(record.storeKey);
       else this.#set(record.storeKey, record.value);
     }
+    this.#hashChanged();
     return records.length;
   }
 }
 
-function encodeRecord(op: number, storeKey: string, value: Uint8Array | undefined): Uint8Array {
-  const keyBytes = Buffer.from(storeKey, 'utf8');
-  const valueBytes = value?.byteLength ?? 0;
-  const record = Buffer.allocUnsafe(RECORD_OVERHEAD_BYTES + keyBytes.byteLength + valueBytes);
-  record.writeUInt8(op, 0);
-  record.writeUInt32BE(keyBytes.byteLength, 1);
-  keyBytes.copy(record, 5);
-  record.writeUInt32BE(valueBytes, 5 + keyBytes.byteLength);
-  if (value !== undefined) record.set(value, RECORD_OVERHEAD_BYTES + keyBytes.byteLength);
-  return record;
+interface EncodableRecord {
+  readonly op: number;
+  readonly storeKey: string;
+  readonly value: Uint8Array | undefined;
 }
 
-function joinRecords(kind: number, records: readonly Uint8Array[], totalBytes: number): Uint8Array {
+function recordSize(storeKey: string, value: Uint8Array | undefined): number {
+  return RECORD_OVERHEAD_BYTES + Buffer.byteLength(storeKey) + (value?.byteLength ?? 0);
+}
+
+/** Writes the header and the records into one buffer of `totalBytes` (the sum of their recordSize). */
+function encodeRecords(kind: number, records: readonly EncodableRecord[], totalBytes: number): Uint8Array {
   const out = Buffer.allocUnsafe(totalBytes);
   out.writeUInt8(FORMAT_VERSION, 0);
   out.writeUInt8(kind, 1);
   let offset = HEADER_BYTES;
-  for (const record of records) {
-    out.set(record, offset);
-    offset += record.byteLength;
+  for (const { op, storeKey, value } of records) {
+    out.writeUInt8(op, offset);
+    const keyBytes = out.write(storeKey, offset + 5, 'utf8');
+    out.writeUInt32BE(keyBytes, offset + 1);
+    offset += 5 + keyBytes;
+    out.writeUInt32BE(value?.byteLength ?? 0, offset);
+    offset += 4;
+    if (value !== undefined) {
+      out.set(value, offset);
+      offset += value.byteLength;
+    }
   }
   return out;
 }
