@@ -77,6 +77,8 @@ export interface BuiltComponent {
   readonly componentVersion: string;
   readonly recipePath: string;
   readonly artifacts: readonly BuiltArtifact[];
+  /** Size of main.mjs before compression. */
+  readonly bundleBytes: number;
 }
 
 export interface BuildResult {
@@ -94,7 +96,8 @@ function crtBinDir(): string {
 }
 
 /** main.mjs and the resources beside it, as bundle.zip. */
-async function writeBundleZip(name: string, entry: string, zipPath: string): Promise<void> {
+/** Returns the size of main.mjs. */
+async function writeBundleZip(name: string, entry: string, zipPath: string): Promise<number> {
   const result = await build({
     entryPoints: [entry],
     outfile: 'main.mjs',
@@ -119,6 +122,7 @@ async function writeBundleZip(name: string, entry: string, zipPath: string): Pro
     files[resource] = new Uint8Array(await readFile(path.join(path.dirname(entry), resource)));
   }
   await writeFile(zipPath, zipSync(files, { level: 6 }));
+  return output.contents.byteLength;
 }
 
 /** The aws-crt ZIPs are the same for every component: compress them once per build. */
@@ -149,7 +153,7 @@ async function buildComponent(
   const dir = path.join(options.outDir, componentName, componentVersion);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  await writeBundleZip(componentName, entry, path.join(dir, 'bundle.zip'));
+  const bundleBytes = await writeBundleZip(componentName, entry, path.join(dir, 'bundle.zip'));
   await writeCrtZips(dir);
   const resolvedText = recipeText.replaceAll(`s3://${BUCKET_PLACEHOLDER}/`, `s3://${options.bucket}/`);
   const resolved = parseRecipe(resolvedText, `${componentName} (built)`);
@@ -171,7 +175,7 @@ async function buildComponent(
   const recipePath = path.join(options.outDir, 'recipes', `${componentName}-${componentVersion}.yaml`);
   await mkdir(path.dirname(recipePath), { recursive: true });
   await writeFile(recipePath, resolvedText);
-  return { componentName, componentVersion, recipePath, artifacts };
+  return { componentName, componentVersion, recipePath, artifacts, bundleBytes };
 }
 
 function formatBytes(bytes: number): string {
@@ -213,6 +217,9 @@ export async function buildArtifacts(options: BuildOptions = {}): Promise<BuildR
         `${name} ${component.componentVersion}  ${path.basename(artifact.path).padEnd(26)} ${formatBytes(artifact.bytes).padStart(10)}`,
       );
     }
+    print(
+      `${name} ${component.componentVersion}  ${'(main.mjs unpacked)'.padEnd(26)} ${formatBytes(component.bundleBytes).padStart(10)}`,
+    );
   }
   print(`recipes written to ${path.join(outDir, 'recipes')}`);
   return { outDir, recipeDir: path.join(outDir, 'recipes'), built, skipped };
