@@ -353,6 +353,76 @@ describe('udp-relay', () => {
     );
   });
 
+  describe('upstream flows', () => {
+    it('keeps at most maxFlows client flows, closing the least recently used, and every client still gets its reply', async () => {
+      // A relay of its own on 127.0.63.x with one flow slot, in front of one fake node.
+      const pipeline = new ReferencePipeline();
+      pipeline.addEntry('node_table', { node_id: 1 }, 'set_node', {
+        ipv4_addr: parseIpv4('127.0.63.11'),
+        mac_addr: 0x02000000000b,
+        port: 1,
+        peer_node_id: 0,
+        offload_service_id: 0,
+      });
+      pipeline.addEntry(
+        'service_table',
+        { dst_addr: parseIpv4('127.0.63.100'), dst_port: 19301 },
+        'steer_to_owner',
+        {
+          service_id: 1,
+        },
+      );
+      pipeline.addEntry(
+        'reply_table',
+        { src_addr: parseIpv4('127.0.63.11'), src_port: 19301 },
+        'set_vip_source',
+        {
+          vip: parseIpv4('127.0.63.100'),
+        },
+      );
+      pipeline.addEntry(
+        'ipv4_lpm',
+        { dst_addr: { kind: 'lpm', value: parseIpv4('127.0.63.0'), prefixLength: 24 } },
+        'ipv4_forward',
+        { dst_mac: 1, port: 3 },
+      );
+      pipeline.writeRegister('service_owner', 1, 1);
+      const relay = await UdpRelay.start({
+        pipeline,
+        maxFlows: 1,
+        endpoints: {
+          dataPlaneAddress: '127.0.63.10',
+          dataPlaneMac: '02:00:00:00:3f:0a',
+          uplinkPort: 3,
+          uplinkMac: '02:00:00:00:3f:01',
+          nodes: [{ ipv4: '127.0.63.11', mac: '02:00:00:00:3f:0b', port: 1 }],
+          services: [{ vip: '127.0.63.100', port: 19301 }],
+        },
+      });
+      const service = await bound('127.0.63.11', 19301);
+      service.on('message', (message, remote) => service.send(message, remote.port, remote.address));
+      const clients = [await bound('127.0.63.51'), await bound('127.0.63.52')];
+      try {
+        for (const [i, socket] of [...clients, clients[0]!].entries()) {
+          const reply = receive(socket);
+          sendTo(socket, Buffer.from(`request-${i}`), '127.0.63.100', 19301);
+          const { message, remote } = await reply;
+          assert.equal(message.toString(), `request-${i}`, 'the reply reaches the client that asked');
+          assert.equal(remote.address, '127.0.63.100', 'from the VIP');
+          assert.equal(relay.stats().activeFlows, 1, 'never more than maxFlows upstream sockets');
+        }
+        assert.deepEqual(
+          [relay.stats().datagramsIn, relay.stats().datagramsOut, relay.stats().unroutable],
+          [6, 6, 0],
+          'three requests and three replies, each framed, run and sent once',
+        );
+      } finally {
+        for (const socket of [...clients, service]) socket.close();
+        await relay.close();
+      }
+    });
+  });
+
   describe('wrapDatagram', () => {
     it('builds the same bytes as buildUdpFrame with a zero UDP checksum', () => {
       const payload = Buffer.from('a request body');
