@@ -145,6 +145,8 @@ class SupervisedComponent {
   readonly name: string;
   private errorCount = 0;
   private runProcess: ChildProcess | undefined;
+  /** An Install, Startup or Recover step in progress (stop() ends it before Shutdown). */
+  private stepProcess: ChildProcess | undefined;
   private isStopping = false;
   private isSettingState = false;
   private readonly settled: Promise<void>;
@@ -194,6 +196,7 @@ class SupervisedComponent {
     this.markSettled();
     const state = this.options.nucleus.getState(this.name);
     if (state !== 'BROKEN' && state !== 'FINISHED') this.setState('STOPPING');
+    if (this.stepProcess !== undefined) await terminate(this.stepProcess, this.options.stopGraceMs);
     const shutdown = this.component.manifest.lifecycle.shutdown;
     if (shutdown !== undefined) await this.runStep('shutdown', shutdown);
     if (this.runProcess !== undefined) await terminate(this.runProcess, this.options.stopGraceMs);
@@ -285,6 +288,7 @@ class SupervisedComponent {
     const env = this.environment(step);
     if (shouldSkip(step.skipIf, env.PATH ?? '')) return true;
     const child = this.spawnStep(name, step);
+    if (name !== 'shutdown') this.stepProcess = child;
     const timeoutSeconds = step.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS[name];
     let hasTimedOut = false;
     const timer =
@@ -295,6 +299,7 @@ class SupervisedComponent {
             signalGroup(child, 'SIGKILL');
           }, timeoutSeconds * 1000);
     const { code } = await exitOf(child);
+    if (this.stepProcess === child) this.stepProcess = undefined;
     clearTimeout(timer);
     if (hasTimedOut)
       this.logger.warn('lifecycle step timed out', { component: this.name, step: name, timeoutSeconds });
@@ -352,6 +357,7 @@ class SupervisedComponent {
 export class ComponentRunner {
   private readonly supervised = new Map<string, SupervisedComponent>();
   private order: string[] = [];
+  private isStopping = false;
   private readonly logger: Logger;
   private readonly settings: ConstructorParameters<typeof SupervisedComponent>[2];
 
@@ -373,6 +379,7 @@ export class ComponentRunner {
   /** Starts the components in dependency order, each once the ones before it settled. */
   async start(components: readonly RunnableComponent[]): Promise<void> {
     for (const component of orderByDependencies(components)) {
+      if (this.isStopping) return; // stop() came while earlier components were starting
       const supervised = new SupervisedComponent(component, this, this.settings, this.logger);
       this.supervised.set(supervised.name, supervised);
       this.order.push(supervised.name);
@@ -382,6 +389,7 @@ export class ComponentRunner {
 
   /** Stops every component, dependents first. */
   async stop(): Promise<void> {
+    this.isStopping = true;
     for (const name of [...this.order].reverse()) await this.supervised.get(name)?.stop();
     this.order = [];
   }

@@ -289,6 +289,20 @@ describe('scripts/local-nucleus/component-runner', function () {
     assert.ok(!isAlive(pid), 'SIGKILL ended the process that ignored SIGTERM');
   });
 
+  it('ends a Startup still running when the node stops', async () => {
+    const component = fixture(root, {
+      name: 'com.test.SlowStart',
+      lifecycle: '      Startup: echo $$ > {kernel:rootPath}/pid.txt; exec sleep 60',
+    });
+    const starting = runner.start([component]);
+    await eventually(async () => (await readLines(path.join(root, 'pid.txt'))).length === 1, 'Startup began');
+    const pid = Number((await readLines(path.join(root, 'pid.txt')))[0]);
+    await runner.stop();
+    await starting;
+    assert.ok(!isAlive(pid), 'the Startup process was ended');
+    assert.equal(nucleus.getState('com.test.SlowStart'), 'FINISHED', 'stopped');
+  });
+
   it('starts dependencies first and stops dependents first', async () => {
     const step = (name: string): string =>
       [
