@@ -126,6 +126,7 @@ export class TargetMigrations {
         { context },
       );
     }
+    await this.checkLocalRole(request);
     const run = new MigrationRun(
       {
         migrationId: request.migration_id,
@@ -161,6 +162,34 @@ export class TargetMigrations {
     }
     this.touch(session);
     return { target_node_id: this.options.nodeId, request_endpoint: info.requestEndpoint };
+  }
+
+  /** Fencing on the target side: it must not already serve the service, nor hold a newer epoch. */
+  private async checkLocalRole(request: PrepareRequestMessage): Promise<void> {
+    const functions = await this.callHost({ op: 'listFunctions' });
+    const local = functions.find((entry) => entry.service === request.service);
+    const context = { migrationId: request.migration_id, service: request.service };
+    if (local === undefined) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_UNKNOWN_SERVICE',
+        `the function host of ${this.options.nodeId} does not run '${request.service}'`,
+        { context },
+      );
+    }
+    if (local.role === 'owner' || local.role === 'frozen' || local.role === 'importing') {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_BUSY',
+        `${this.options.nodeId} is '${local.role}' for '${request.service}'`,
+        { context },
+      );
+    }
+    if (local.epoch >= request.epoch) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_STALE_EPOCH',
+        `move of '${request.service}' at epoch ${request.epoch}, but ${this.options.nodeId} has seen epoch ${local.epoch}`,
+        { context },
+      );
+    }
   }
 
   async transferState(

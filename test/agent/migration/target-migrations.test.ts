@@ -51,13 +51,13 @@ describe('agent/migration/target-migrations', function () {
     await nodes.close();
   });
 
-  async function prepare(migrationId: string): Promise<void> {
+  async function prepare(migrationId: string, epoch = 2): Promise<void> {
     await client.prepare(
       {
         migration_id: migrationId,
         service: STATEFUL.name,
         service_id: STATEFUL.serviceId,
-        epoch: 2,
+        epoch,
         source_node_id: 'node-a',
         is_stateful: true,
         snapshot_bytes: 2500,
@@ -163,5 +163,24 @@ describe('agent/migration/target-migrations', function () {
       'TRANSFERRING_SNAPSHOT -> ACTIVATING is not an edge of the machine',
     );
     stream.cancel();
+  });
+
+  it('refuses a move at an epoch it has already seen (fencing on the target)', async () => {
+    await assert.rejects(
+      prepare('m-stale', 1),
+      (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_STALE_EPOCH',
+    );
+    assert.ok(!nodes.hostB.calls.includes('beginImport'), 'nothing was imported');
+  });
+
+  it('refuses a move of a service it already owns', async () => {
+    nodes.hostB.addService({
+      service: STATEFUL.name,
+      serviceId: STATEFUL.serviceId,
+      isStateful: true,
+      role: 'owner',
+      epoch: 1,
+    });
+    await assert.rejects(prepare('m-owned'), (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_BUSY');
   });
 });

@@ -70,7 +70,11 @@ export interface TwoNodes {
   close(): Promise<void>;
 }
 
-export async function startTwoNodes(options: { cutover: CutoverKind; proxied?: boolean }): Promise<TwoNodes> {
+export async function startTwoNodes(options: {
+  cutover: CutoverKind;
+  proxied?: boolean;
+  settings?: Partial<PeerAgentSettings>;
+}): Promise<TwoNodes> {
   const certs = await testCertificates();
   const clock = new ManualClock();
   const dataPlane = await FakeDataPlane.start();
@@ -132,7 +136,7 @@ export async function startTwoNodes(options: { cutover: CutoverKind; proxied?: b
       dataPlaneLink,
       clock,
       log: createLogger(`test:${nodeId}`),
-      settings: TEST_SETTINGS,
+      settings: { ...TEST_SETTINGS, ...options.settings },
       placement: TEST_PLACEMENT,
       channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
     });
