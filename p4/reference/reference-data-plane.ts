@@ -35,6 +35,13 @@ export async function startReferenceDataPlane(
   const pipeline = new ReferencePipeline();
   loadTopologyInto(pipeline, options.topology);
   const labels = labelsFromTopology(options.topology);
+  if (options.topology.routes.length === 0) {
+    // Replies get the VIP as source and are then forwarded by ipv4_lpm: with no route they are dropped.
+    logger.warn('the topology has no routes: replies to clients will be dropped (drop reason 9, no route)', {
+      topology: options.topology.name,
+      fix: 'add a route covering the clients, e.g. routes: [{prefix: 127.0.0.0/8, nextHopMac: 02:00:00:00:00:01, switchPort: 3}]',
+    });
+  }
   const decisionLog = new DecisionLog(pipeline, {
     logger,
     labels,
