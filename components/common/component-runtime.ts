@@ -45,6 +45,8 @@ export interface ComponentRuntimeOptions<T> {
   readonly logger?: Logger;
   /** Installs SIGTERM/SIGINT handlers (default true; tests turn it off and call stop()). */
   readonly handleSignals?: boolean;
+  /** Where the signals come from (default process; tests pass an EventEmitter). */
+  readonly signalSource?: { once(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown };
   /** Ends the process (default process.exit); injected by tests. */
   readonly exit?: (code: number) => void;
 }
@@ -130,8 +132,9 @@ export async function runComponent<T>(options: ComponentRuntimeOptions<T>): Prom
   };
 
   if (options.handleSignals ?? true) {
-    process.once('SIGTERM', () => void stop(0));
-    process.once('SIGINT', () => void stop(0));
+    const signals = options.signalSource ?? process;
+    signals.once('SIGTERM', () => void stop(0));
+    signals.once('SIGINT', () => void stop(0));
   }
   // Without IPC the component cannot report or be reconfigured: stop, and let the nucleus restart it.
   ipc.onDisconnect(() => void stop(1));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +49,8 @@ describe('components/common/component-runtime', function () {
   let applied: { next: TestConfig; previous: TestConfig }[];
   let appliedSignal: ReturnType<typeof deferred<void>>;
 
+  const signals = new EventEmitter();
+
   async function start(
     configuration: Record<string, unknown>,
     handleSignals = false,
@@ -59,6 +62,7 @@ describe('components/common/component-runtime', function () {
       rules: [(config) => (config.label === 'forbidden' ? '/label must not be "forbidden"' : undefined)],
       ipc: { socketPath: nucleus.socketPath, authToken: svcuid, connectAttempts: 3 },
       handleSignals,
+      signalSource: signals,
       exit: (code) => exitCodes.push(code),
       start: ({ config }) => {
         assert.ok(Object.isFrozen(config), 'the component receives a frozen configuration');
@@ -152,7 +156,7 @@ describe('components/common/component-runtime', function () {
   it('closes the component then IPC and exits 0 on SIGTERM', async () => {
     await start({ periodMs: 100 }, true);
     const ipc = runtime?.ipc;
-    process.emit('SIGTERM');
+    signals.emit('SIGTERM');
     await runtime?.stop(); // joins the stop SIGTERM began
     assert.equal(closeCount, 1, 'close() called once');
     assert.ok(ipc?.isClosed, 'IPC closed');
