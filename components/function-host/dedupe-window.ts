@@ -1,43 +1,17 @@
 // Duplicate detection for one service: per request key, the ids of the last N processed requests and
 // the exact reply each got. Kept in the state store's 'dedupe' namespace, so it migrates with the
-// function's state. Called by the service runtime. Invariant: a request id found here is never
-// processed again; its duplicate is answered with the original reply bytes.
+// function's state: one entry per remembered reply (found in O(1)) plus one small index per request key
+// listing its remembered ids, oldest first. Called by the service runtime. Invariant: a request id
+// found here is never processed again; its duplicate is answered with the original reply bytes.
 import type { KeyValueState } from './state-store.ts';
 
-interface Entry {
-  readonly id: string;
-  readonly reply: Uint8Array;
+/** Length-prefixed, so no key/id pair can collide with another; an empty id names the key's index. */
+function entryKey(key: string, id: string): string {
+  return `${key.length}:${key}${id}`;
 }
 
-function decodeEntries(bytes: Uint8Array | undefined): Entry[] {
-  if (bytes === undefined) return [];
-  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const entries: Entry[] = [];
-  let offset = 0;
-  while (offset + 6 <= data.byteLength) {
-    const idLength = data.readUInt16BE(offset);
-    const replyLength = data.readUInt32BE(offset + 2 + idLength);
-    const replyStart = offset + 6 + idLength;
-    entries.push({
-      id: data.toString('utf8', offset + 2, offset + 2 + idLength),
-      reply: data.subarray(replyStart, replyStart + replyLength),
-    });
-    offset = replyStart + replyLength;
-  }
-  return entries;
-}
-
-function encodeEntries(entries: readonly Entry[]): Uint8Array {
-  const parts: Buffer[] = [];
-  for (const entry of entries) {
-    const id = Buffer.from(entry.id, 'utf8');
-    const header = Buffer.allocUnsafe(2 + id.byteLength + 4);
-    header.writeUInt16BE(id.byteLength, 0);
-    id.copy(header, 2);
-    header.writeUInt32BE(entry.reply.byteLength, 2 + id.byteLength);
-    parts.push(header, Buffer.from(entry.reply.buffer, entry.reply.byteOffset, entry.reply.byteLength));
-  }
-  return Buffer.concat(parts);
+function readIndex(state: KeyValueState, key: string): string[] {
+  return state.getJson<string[]>(entryKey(key, '')) ?? [];
 }
 
 export class DedupeWindow {
@@ -51,12 +25,16 @@ export class DedupeWindow {
 
   /** The reply a request with this key and id got, if it is still in the window. */
   find(key: string, id: string): Uint8Array | undefined {
-    return decodeEntries(this.#state.get(key)).find((entry) => entry.id === id)?.reply;
+    return this.#state.get(entryKey(key, id));
   }
 
   record(key: string, id: string, reply: Uint8Array): void {
-    const entries = decodeEntries(this.#state.get(key));
-    entries.push({ id, reply });
-    this.#state.put(key, encodeEntries(entries.slice(-this.#entriesPerKey)));
+    const ids = readIndex(this.#state, key);
+    ids.push(id);
+    for (const evicted of ids.splice(0, Math.max(0, ids.length - this.#entriesPerKey))) {
+      this.#state.delete(entryKey(key, evicted));
+    }
+    this.#state.put(entryKey(key, id), reply);
+    this.#state.putJson(entryKey(key, ''), ids);
   }
 }

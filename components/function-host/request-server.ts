@@ -47,6 +47,8 @@ interface HostedService {
   readonly runtime: ServiceRuntime;
   readonly socket: Socket;
   readonly listen: UdpAddress;
+  /** The bound port (listen.port may be 0). */
+  readonly port: number;
 }
 
 function bindSocket(listen: UdpAddress): Promise<Socket> {
@@ -98,7 +100,7 @@ export class RequestServer {
   /** The address this node's service is reached at (its bound port). */
   serviceAddress(service: string): UdpAddress {
     const hosted = this.#hosted(service);
-    return { address: this.#advertisedAddressOf(hosted), port: hosted.socket.address().port };
+    return { address: this.#advertisedAddressOf(hosted), port: hosted.port };
   }
 
   routes(): Readonly<Record<string, RouteEntry>> {
@@ -184,7 +186,7 @@ export class RequestServer {
       }
       const socket = await bindSocket(service.listen);
       const runtime = this.#createRuntime(service, socket);
-      this.#services.set(name, { runtime, socket, listen: service.listen });
+      this.#services.set(name, { runtime, socket, listen: service.listen, port: socket.address().port });
       socket.on('message', (bytes: Buffer, sender: RemoteInfo) => this.#onDatagram(socket, bytes, sender));
       socket.on('error', (err) => logger.error('service socket error', { service: name, err }));
       logger.info('serving', { service: name, port: socket.address().port, role: service.role });
@@ -279,7 +281,7 @@ export class RequestServer {
   }
 
   #isSelf(hosted: HostedService, owner: UdpAddress): boolean {
-    if (owner.port !== hosted.socket.address().port) return false;
+    if (owner.port !== hosted.port) return false;
     return owner.address === this.#advertisedAddressOf(hosted) || owner.address === hosted.listen.address;
   }
 
@@ -309,6 +311,6 @@ export class RequestServer {
 
   #localAddress(hosted: HostedService): UdpAddress {
     const address = hosted.listen.address === '0.0.0.0' ? '127.0.0.1' : hosted.listen.address;
-    return { address, port: hosted.socket.address().port };
+    return { address, port: hosted.port };
   }
 }

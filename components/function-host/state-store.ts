@@ -109,7 +109,7 @@ export class StateStore {
         const value = this.#get(prefix + key);
         return value === undefined ? undefined : (JSON.parse(Buffer.from(value).toString('utf8')) as T);
       },
-      put: (key, value) => this.#set(prefix + key, Uint8Array.prototype.slice.call(value)),
+      put: (key, value) => this.#set(prefix + key, new Uint8Array(value)),
       putJson: (key, value) => this.#set(prefix + key, textEncoder.encode(JSON.stringify(value))),
       delete: (key) => this.#delete(prefix + key),
       has: (key) => this.#entries.has(prefix + key),
@@ -232,7 +232,7 @@ export class StateStore {
 
   #get(storeKey: string): Uint8Array | undefined {
     const value = this.#entries.get(storeKey);
-    return value === undefined ? undefined : value.slice();
+    return value === undefined ? undefined : new Uint8Array(value);
   }
 
   /** Tracks a change for deltas, the snapshot and the checksum, and takes the old value out of the totals. */
@@ -417,9 +417,14 @@ function decodeRecords(bytes: Uint8Array, expectedKind: number): DecodedRecord[]
     if (valueEnd > data.byteLength) throw badData(`truncated value at byte ${offset}`);
     const storeKey = data.toString('utf8', offset + 5, keyEnd);
     if (!/^[ad]/.test(storeKey)) throw badData(`record key in unknown namespace at byte ${offset}`);
-    if (op === OP_PUT) records.push({ storeKey, value: data.subarray(keyEnd + 4, valueEnd).slice() });
-    else if (op === OP_DELETE && kind === KIND_DELTA) records.push({ storeKey, value: undefined });
-    else throw badData(`record op ${op} not allowed at byte ${offset}`);
+    if (op === OP_PUT) {
+      // A copy: a view would keep the whole chunk alive and share bytes with the caller.
+      records.push({ storeKey, value: new Uint8Array(data.subarray(keyEnd + 4, valueEnd)) });
+    } else if (op === OP_DELETE && kind === KIND_DELTA) {
+      records.push({ storeKey, value: undefined });
+    } else {
+      throw badData(`record op ${op} not allowed at byte ${offset}`);
+    }
     offset = valueEnd;
   }
   return records;
