@@ -1,5 +1,5 @@
 // The reference data plane's admin interface: JSON over HTTP on loopback, for the debugging CLI.
-//   GET  /registers, /registers/<name>, /counters, /tables, /nodes, /services, /stats
+//   GET  /registers, /registers/<name>[/<index>], /counters, /tables, /nodes, /services, /stats
 //   POST /tables/<name>/entries  {keys, action, params, priority?}   POST /tables/<name>/default {action, params}
 // Request bodies are validated once here (ajv, then the pipeline's width checks); a bad one gets 400
 // with {error: {code, message}} and changes nothing. Invariant: GETs never change the pipeline.
@@ -142,6 +142,9 @@ export class AdminServer {
         `${method} ${path} is not supported; only POST /tables/<name>/entries|default change state`,
       );
     }
+    if (resource === 'registers' && name !== undefined && sub !== undefined && parts.length === 3) {
+      return { status: 200, body: this.registerCell(name, sub) };
+    }
     if (parts.length === 1 || (resource === 'registers' && parts.length === 2)) {
       const body = this.get(resource, name);
       if (body !== undefined) return { status: 200, body };
@@ -194,6 +197,21 @@ export class AdminServer {
       default:
         return undefined;
     }
+  }
+
+  /** One register cell; an index outside the register is a 400 (the data plane would read 0). */
+  private registerCell(name: string, indexText: string): JsonValue {
+    const register = this.options.pipeline.register(name);
+    const index = Number(indexText);
+    if (!/^\d+$/.test(indexText) || index >= register.size) {
+      throw new HttpError(
+        400,
+        'ERR_DATAPLANE_BAD_ENTRY',
+        `index '${indexText}' not in 0..${register.size - 1} of ${register.name}`,
+      );
+    }
+    const values = (this.registerView(register.name) as { values: JsonValue[] }).values;
+    return { name: register.name, ...(values[index] as Record<string, JsonValue>) };
   }
 
   private registerView(name: string): JsonValue {

@@ -76,6 +76,18 @@ describe('admin-server', () => {
     assert.deepEqual((json.values as unknown[])[1], { index: 1, label: 'sensor-stats', value: 7 });
   });
 
+  it('serves one register cell by name and index, and refuses an index outside the register', async () => {
+    const { status, json } = await call('GET', '/registers/node_cpu_load/1');
+    assert.equal(status, 200);
+    assert.deepEqual(json, { name: 'node_cpu_load', index: 1, label: 'node-a', value: 4321 });
+    const outside = await call('GET', '/registers/node_cpu_load/16');
+    assert.equal(outside.status, 400);
+    assert.match(
+      (outside.json.error as { message: string }).message,
+      /index '16' not in 0\.\.15 of node_cpu_load/,
+    );
+  });
+
   it('serves nodes with loads and liveness, and services with owner and epoch', async () => {
     const nodes = (await call('GET', '/nodes')).json.nodes as Json[];
     assert.deepEqual(
