@@ -81,6 +81,9 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   async #dispatch(request: FunctionHostRequest): Promise<unknown> {
+    // Let pending I/O (requests) run between operations, even when a caller in this process sends
+    // them back to back: a snapshot must never starve the request path.
+    await new Promise((resolve) => setImmediate(resolve));
     switch (request.op) {
       case 'listFunctions':
         return this.#listFunctions();

@@ -9,6 +9,8 @@ import type { Logger } from '../common/logger.ts';
 import type { UdpAddress } from './function-host-api.ts';
 import { encodeMessage, parseReply, type FunctionReply } from './request-wire.ts';
 
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 /** A downstream service answered with an error; `code` is the one it sent (for example ERR_FNHOST_NOT_OWNER). */
 export class DownstreamError extends Error {
   readonly code: string;
@@ -49,7 +51,8 @@ export class DownstreamClient {
   }
 
   static async open(options: DownstreamClientOptions, bindAddress = '0.0.0.0'): Promise<DownstreamClient> {
-    const socket = createSocket('udp4');
+    // A large receive buffer absorbs a burst while the event loop is busy (the kernel caps it at rmem_max).
+    const socket = createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
     await new Promise<void>((resolve, reject) => {
       socket.once('error', reject);
       socket.bind(0, bindAddress, () => {

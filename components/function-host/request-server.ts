@@ -13,6 +13,8 @@ import type { FunctionDefinition } from './function-loader.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
 import { ServiceRuntime } from './service-runtime.ts';
 
+const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
+
 export interface HostedServiceOptions {
   readonly definition: FunctionDefinition;
   readonly serviceId: number;
@@ -52,7 +54,8 @@ interface HostedService {
 }
 
 function bindSocket(listen: UdpAddress): Promise<Socket> {
-  const socket = createSocket('udp4');
+  // A large receive buffer absorbs a burst while the event loop is busy (the kernel caps it at rmem_max).
+  const socket = createSocket({ type: 'udp4', recvBufferSize: RECEIVE_BUFFER_BYTES });
   return new Promise((resolve, reject) => {
     socket.once('error', reject);
     socket.bind(listen.port, listen.address, () => {
