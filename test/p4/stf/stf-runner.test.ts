@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import { comparePacket, formatStfReport, runStf, runStfFile } from '../../../p4/stf/stf-runner.ts';
 import { parseStf } from '../../../p4/stf/stf-parser.ts';
+import { ReferencePipeline } from '../../../p4/reference/pipeline.ts';
 
 const FIXTURES = 'test/fixtures/stf';
 
@@ -105,6 +106,19 @@ describe('stf-runner', () => {
     it('stops at an ambiguous table suffix', () => {
       const result = runStf(parseStf('setdefault _table NoAction()\n', 'inline.stf'));
       assert.match(result.failures[0]!, /table name '_table' is ambiguous/);
+    });
+
+    it('stops at an ambiguous action suffix within the table', () => {
+      const result = runStf(parseStf('add service_table dst_addr:1 dst_port:2 n()\n', 'inline.stf'));
+      assert.match(result.failures[0]!, /action of EdgeShiftIngress\.service_table name 'n' is ambiguous/);
+    });
+
+    it('fills a key left out of an add as the driver does: exact 0', () => {
+      const text = 'add service_table hdr.udp.dst_port:9 steer_to_owner(service_id:1)\n';
+      const pipeline = new ReferencePipeline();
+      const result = runStf(parseStf(text, 'inline.stf'), { pipeline });
+      assert.equal(result.isPassed, true, formatStfReport(result));
+      assert.equal(pipeline.table('service_table').lookup([0, 9]).hit, true, 'dst_addr defaulted to 0');
     });
 
     it('writes, reads and resets registers by suffix', () => {
