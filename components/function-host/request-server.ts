@@ -11,7 +11,7 @@ import { DownstreamClient } from './downstream-client.ts';
 import type { FunctionRole, UdpAddress } from './function-host-api.ts';
 import type { FunctionDefinition } from './function-loader.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
-import { ServiceRuntime } from './service-runtime.ts';
+import { forwardedRequest, ServiceRuntime } from './service-runtime.ts';
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -242,8 +242,9 @@ export class RequestServer {
       return;
     }
     const route = this.#routes.get(request.service);
-    if (route !== undefined) {
-      this.#send(socket, encodeMessage({ ...request, replyTo: request.replyTo ?? from }), route.owner);
+    const forwarded = forwardedRequest(request, request.replyTo ?? from);
+    if (route !== undefined && forwarded !== undefined) {
+      this.#send(socket, encodeMessage(forwarded), route.owner);
       return;
     }
     const reply: FunctionReply = {

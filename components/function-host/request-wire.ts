@@ -13,6 +13,8 @@ export interface FunctionRequest {
   readonly key: string;
   readonly body: unknown;
   readonly replyTo?: { readonly address: string; readonly port: number };
+  /** How many times a node forwarded this request; bounded so a routing loop ends in an error reply. */
+  readonly hops?: number;
 }
 
 export interface FunctionReply {
@@ -71,9 +73,20 @@ function requestFromRecord(value: Record<string, unknown>): Parsed<FunctionReque
   if (typeof key !== 'string') return { ok: false, reason: 'key must be a string' };
   const replyTo = parseReplyTo(value.replyTo);
   if (!replyTo.ok) return replyTo;
+  const { hops } = value;
+  if (hops !== undefined && (!Number.isInteger(hops) || (hops as number) < 0)) {
+    return { ok: false, reason: 'hops must be a non-negative integer' };
+  }
   return {
     ok: true,
-    value: { id, service, key, body, ...(replyTo.value ? { replyTo: replyTo.value } : {}) },
+    value: {
+      id,
+      service,
+      key,
+      body,
+      ...(replyTo.value ? { replyTo: replyTo.value } : {}),
+      ...(hops === undefined ? {} : { hops: hops as number }),
+    },
   };
 }
 

@@ -44,6 +44,15 @@ interface QueuedRequest {
   readonly sequence: number;
 }
 
+/** Forwards one request may take: old owner -> new owner, plus a route or two while tables settle. */
+export const MAX_FORWARD_HOPS = 4;
+
+/** The request as the next node gets it (the client as replyTo), or undefined past MAX_FORWARD_HOPS. */
+export function forwardedRequest(request: FunctionRequest, replyTo: UdpAddress): FunctionRequest | undefined {
+  const hops = (request.hops ?? 0) + 1;
+  return hops > MAX_FORWARD_HOPS ? undefined : { ...request, replyTo, hops };
+}
+
 function errorCodeOf(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('ERR_') ? code : 'ERR_FNHOST_FUNCTION_FAILED';
@@ -400,8 +409,18 @@ export class ServiceRuntime {
   }
 
   #forward(request: FunctionRequest, replyTo: UdpAddress, target: UdpAddress): void {
+    const forwarded = forwardedRequest(request, replyTo);
+    if (forwarded === undefined) {
+      this.#replyError(
+        request,
+        replyTo,
+        'ERR_FNHOST_NOT_OWNER',
+        `${this.name}: forwarding loop, dropped after ${MAX_FORWARD_HOPS} hops`,
+      );
+      return;
+    }
     this.#forwarded += 1;
-    this.#options.send(encodeMessage({ ...request, replyTo }), target);
+    this.#options.send(encodeMessage(forwarded), target);
   }
 
   #replyError(request: FunctionRequest, replyTo: UdpAddress, code: ErrorCode, message: string): void {

@@ -267,6 +267,21 @@ describe('components/function-host/request-server', () => {
       );
     });
 
+    it('ends a routing loop between two non-owners with ERR_FNHOST_NOT_OWNER after MAX_FORWARD_HOPS', async () => {
+      const a = await startNode('node-a', [hosted(counterFunction(), { role: 'standby' })]);
+      const b = await startNode('node-b', [hosted(counterFunction(), { role: 'standby' })]);
+      await a.setRoute('counter', b.serviceAddress('counter'), 1);
+      await b.setRoute('counter', a.serviceAddress('counter'), 1);
+      const client = track(await UdpTestClient.open());
+      client.send(a.serviceAddress('counter'), request('c:1'));
+      const [received] = await client.waitForReplies(1);
+      assert.equal(received?.reply.error?.code, 'ERR_FNHOST_NOT_OWNER');
+      assert.match(received?.reply.error?.message ?? '', /forwarding loop/);
+      const forwards =
+        a.runtime('counter').summary().forwardedRequests + b.runtime('counter').summary().forwardedRequests;
+      assert.equal(forwards, 4, 'forwarded MAX_FORWARD_HOPS times, then answered');
+    });
+
     it('refuses to activate or hand over at an epoch that is not newer', async () => {
       const { a, b } = await twoNodes();
       b.runtime('counter').beginImport();
