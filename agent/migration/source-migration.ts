@@ -226,13 +226,21 @@ export class SourceMigration {
     const stream = deps.peer.openStateStream(deps.settings.timeouts.transferMs);
     const send = async (): Promise<void> => {
       const total = createHash('sha256');
-      for (let index = 0; index < chunkCount; index += 1) {
-        const chunk = await this.host({
+      const read = (index: number): Promise<FunctionHostResponses['readExportChunk']> => {
+        const reading = this.host({
           op: 'readExportChunk',
           service: plan.service,
           migrationId: plan.migrationId,
           index,
         });
+        reading.catch(() => undefined); // awaited below; a failure while the previous write waits is not unhandled
+        return reading;
+      };
+      // One chunk is read ahead while the previous one is written: at most two chunks are held here.
+      let nextChunk = read(0);
+      for (let index = 0; index < chunkCount; index += 1) {
+        const chunk = await nextChunk;
+        if (index + 1 < chunkCount) nextChunk = read(index + 1);
         const data = asBuffer(chunk.data);
         total.update(data);
         const isLast = index === chunkCount - 1;

@@ -89,30 +89,40 @@ describe('agent/migration/target-migrations', function () {
     );
   });
 
-  const corruptions: ReadonlyArray<readonly [string, (chunks: StateChunkMessage[]) => void]> = [
+  const corruptions: ReadonlyArray<readonly [string, (chunks: StateChunkMessage[]) => void, RegExp, number]> =
     [
-      'a chunk whose bytes changed on the way',
-      (chunks) => {
-        chunks[1] = {
-          ...chunks[1]!,
-          data: Buffer.concat([chunks[1]!.data.subarray(0, 999), Buffer.from([0xff])]),
-        };
-      },
-    ],
-    [
-      'a last chunk whose total checksum does not match',
-      (chunks) => {
-        chunks[2] = { ...chunks[2]!, total_sha256: sha256(Buffer.from('another state')) };
-      },
-    ],
-  ];
-  for (const [name, tamper] of corruptions) {
+      [
+        'a chunk whose bytes changed on the way',
+        (chunks) => {
+          chunks[1] = {
+            ...chunks[1]!,
+            data: Buffer.concat([chunks[1]!.data.subarray(0, 999), Buffer.from([0xff])]),
+          };
+        },
+        /chunk 1 does not match its checksum/,
+        1,
+      ],
+      [
+        'a last chunk whose total checksum does not match',
+        (chunks) => {
+          chunks[2] = { ...chunks[2]!, total_sha256: sha256(Buffer.from('another state')) };
+        },
+        /the snapshot as a whole does not match its checksum/,
+        3,
+      ],
+    ];
+  for (const [name, tamper, message, imported] of corruptions) {
     it(`aborts on ${name} and drops the partial state`, async () => {
       await prepare('m-bad');
       await assert.rejects(
         send(chunksOf('m-bad', tamper)),
-        (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_CHECKSUM_MISMATCH',
-        'the source must learn that the state was corrupted',
+        (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_CHECKSUM_MISMATCH' && message.test(err.message),
+        'the source must learn that the state was corrupted, and where',
+      );
+      assert.equal(
+        nodes.hostB.calls.filter((op) => op === 'importChunk').length,
+        imported,
+        'nothing after the bad chunk is imported',
       );
       assert.ok(nodes.hostB.calls.includes('dropState'), 'the target drops what it imported');
       assert.equal(nodes.hostB.role(STATEFUL.name), 'standby', 'the target is back to standby');
