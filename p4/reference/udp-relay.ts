@@ -292,9 +292,14 @@ export class UdpRelay {
       return;
     }
     this.counts.datagramsOut += 1;
-    socket.send(payload, dstPort, dstIp, (err) => {
-      if (err) this.logger.warn('send failed', { dstIp, dstPort, err });
-    });
+    try {
+      socket.send(payload, dstPort, dstIp, (err) => {
+        if (err) this.logger.warn('send failed', { dstIp, dstPort, err });
+      });
+    } catch (err) {
+      // dgram throws synchronously for a port 0 or a closed socket; one bad output must not stop the relay.
+      this.logger.warn('send refused', { dstIp, dstPort, err });
+    }
   }
 
   private flowFor(clientAddress: string, clientPort: number, front: FrontSocket): Flow {
