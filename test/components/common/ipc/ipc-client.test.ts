@@ -338,6 +338,25 @@ describe('components/common/ipc', function () {
     });
   });
 
+  describe('onDisconnect', () => {
+    it('tells the component when the nucleus drops its connection', async () => {
+      const ipc = await connectAs('com.test.Dropped');
+      const dropped = firstOf<void>();
+      ipc.onDisconnect(() => dropped.push());
+      nucleus.unregisterComponent('com.test.Dropped'); // closes its connections, as a redeploy would
+      await dropped.value;
+    });
+
+    it('stays quiet when the component closes the connection itself', async () => {
+      const ipc = await connectAs('com.test.Leaving');
+      let calls = 0;
+      ipc.onDisconnect(() => (calls += 1));
+      await ipc.close();
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(calls, 0, 'a deliberate close is not a lost connection');
+    });
+  });
+
   describe('close', () => {
     it('lets a request being handled finish and reply before the client closes', async () => {
       const server = await connectAs('com.test.Server', { accessControl: ALL_PUBSUB });
