@@ -380,11 +380,29 @@ export class ComponentRunner {
   async start(components: readonly RunnableComponent[]): Promise<void> {
     for (const component of orderByDependencies(components)) {
       if (this.isStopping) return; // stop() came while earlier components were starting
+      const brokenDependency = this.brokenHardDependency(component);
+      if (brokenDependency !== undefined) {
+        // As on the nucleus, a component does not start while a HARD dependency is BROKEN.
+        this.logger.error('not started: a HARD dependency is BROKEN', {
+          component: component.recipe.componentName,
+          dependency: brokenDependency,
+        });
+        continue;
+      }
       const supervised = new SupervisedComponent(component, this, this.settings, this.logger);
       this.supervised.set(supervised.name, supervised);
       this.order.push(supervised.name);
       await supervised.start();
     }
+  }
+
+  private brokenHardDependency(component: RunnableComponent): string | undefined {
+    return Object.entries(component.recipe.dependencies).find(
+      ([name, { dependencyType }]) =>
+        dependencyType === 'HARD' &&
+        this.supervised.has(name) &&
+        this.options.nucleus.getState(name) === 'BROKEN',
+    )?.[0];
   }
 
   /** Stops every component, dependents first. */

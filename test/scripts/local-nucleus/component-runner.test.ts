@@ -329,6 +329,18 @@ describe('scripts/local-nucleus/component-runner', function () {
     );
   });
 
+  it('does not start a component whose HARD dependency is BROKEN', async () => {
+    const base = fixture(root, { name: 'com.test.BrokenBase', lifecycle: '      Install: exit 1' });
+    const app = fixture(root, {
+      name: 'com.test.NeedsBase',
+      lifecycle: '      Startup: echo started > {kernel:rootPath}/app.txt',
+      dependencies: 'ComponentDependencies:\n  com.test.BrokenBase: { VersionRequirement: "*" }',
+    });
+    await runner.start([app, base]);
+    assert.equal(nucleus.getState('com.test.BrokenBase'), 'BROKEN', 'the dependency broke');
+    assert.ok(!existsSync(path.join(root, 'app.txt')), 'the dependent never ran');
+  });
+
   describe('orderByDependencies', () => {
     it('refuses a missing HARD dependency and a cycle with ERR_NODE_DEPENDENCY', () => {
       const needy = fixture(root, {
