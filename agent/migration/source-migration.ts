@@ -191,6 +191,7 @@ export class SourceMigration {
           chunkBytes: deps.settings.chunkBytes,
         })
       : undefined;
+    this.hasOpenExport = exported !== undefined;
     this.measured.snapshotBytes = exported?.snapshotBytes ?? 0;
     this.measured.chunkCount = exported?.chunkCount ?? 0;
     const prepared = await this.step(
@@ -290,6 +291,8 @@ export class SourceMigration {
   }
 
   private expectedChecksum = '';
+  /** An export (snapshot and change tracking) is open on the local function host. */
+  private hasOpenExport = false;
 
   private async freezeAndSendLastDelta(): Promise<void> {
     const { plan, deps } = this;
@@ -418,11 +421,12 @@ export class SourceMigration {
       migrationId: plan.migrationId,
       err: cause,
     });
-    if (wasFrozen) {
+    // resume also ends the export, releasing the snapshot the function host holds for it.
+    if (wasFrozen || this.hasOpenExport) {
       await this.untilDone('resume', () =>
         this.host({ op: 'resume', service: plan.service, migrationId: plan.migrationId }),
       );
-      this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? 0);
+      if (wasFrozen) this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? 0);
     }
     try {
       await withTimeout(

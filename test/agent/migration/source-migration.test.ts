@@ -259,6 +259,7 @@ describe('agent/migration/source-migration', function () {
         'it aborted in the pre-copy',
       );
       assert.ok(!current.hostA.calls.includes('freeze'), 'the source never froze');
+      assert.ok(current.hostA.calls.includes('resume'), 'resume closes the open export on the source');
       assertSourceStillServes(current, sent);
       await assertTargetDroppedAfterIdle(current);
     });
