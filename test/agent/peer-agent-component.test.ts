@@ -98,11 +98,7 @@ describe('agent/peer-agent-component', function () {
         `edgeshift/function-host/${NODE}/inflight`,
       ]),
     };
-    runtimes.push(
-      (await runComponent(
-        functionHostComponentOptions(register(HOST, hostConfiguration)),
-      )) as ComponentRuntime<unknown>,
-    );
+    runtimes.push(await runComponent(functionHostComponentOptions(register(HOST, hostConfiguration))));
     const agentConfiguration = {
       nodeId: 1,
       nodeName: NODE, // in process the nucleus gives no AWS_IOT_THING_NAME: name the node as the function host does
@@ -123,11 +119,7 @@ describe('agent/peer-agent-component', function () {
         `edgeshift/metrics/${NODE}`,
       ]),
     };
-    runtimes.push(
-      (await runComponent(
-        peerAgentComponentOptions(register(AGENT, agentConfiguration)),
-      )) as ComponentRuntime<unknown>,
-    );
+    runtimes.push(await runComponent(peerAgentComponentOptions(register(AGENT, agentConfiguration))));
     const { svcuid } = nucleus.registerComponent({
       name: CLI,
       version: '1.0.0',
