@@ -52,10 +52,9 @@ const textEncoder = new TextEncoder();
 
 /** One entry's digest: SHA-256 over (key length, key, value). */
 function entryDigest(storeKey: string, value: Uint8Array): Buffer {
-  const keyBytes = Buffer.from(storeKey, 'utf8');
-  const keyLength = Buffer.allocUnsafe(4);
-  keyLength.writeUInt32BE(keyBytes.byteLength);
-  return createHash('sha256').update(keyLength).update(keyBytes).update(value).digest();
+  const key = Buffer.allocUnsafe(4 + Buffer.byteLength(storeKey));
+  key.writeUInt32BE(key.write(storeKey, 4, 'utf8'), 0);
+  return createHash('sha256').update(key).update(value).digest();
 }
 
 /** Adds (sign 1) or removes (sign -1) a digest from a sum of four 64-bit lanes, each mod 2^64. */
@@ -345,14 +344,16 @@ export class StateStore {
     return encodeRecords(KIND_SNAPSHOT, records, bytes);
   }
 
+  /** Checks every record first, so malformed data changes nothing; then applies them. */
   #import(bytes: Uint8Array, expectedKind: number): number {
-    const records = decodeRecords(bytes, expectedKind);
-    for (const record of records) {
-      if (record.value === undefined) this.#delete(record.storeKey);
-      else this.#set(record.storeKey, record.value);
-    }
+    walkRecords(bytes, expectedKind);
+    const count = walkRecords(bytes, expectedKind, (op, storeKey, data, valueStart, valueEnd) => {
+      if (op === OP_DELETE) this.#delete(storeKey);
+      // A copy: a view would keep the whole chunk alive and share bytes with the caller.
+      else this.#set(storeKey, new Uint8Array(data.subarray(valueStart, valueEnd)));
+    });
     this.#hashChanged();
-    return records.length;
+    return count;
   }
 }
 
@@ -387,14 +388,18 @@ function encodeRecords(kind: number, records: readonly EncodableRecord[], totalB
   return out;
 }
 
-interface DecodedRecord {
-  readonly storeKey: string;
-  /** undefined: a delete. */
-  readonly value: Uint8Array | undefined;
-}
+type RecordVisitor = (
+  op: number,
+  storeKey: string,
+  data: Buffer,
+  valueStart: number,
+  valueEnd: number,
+) => void;
 
-/** Parses all records before any is applied, so malformed data changes nothing. */
-function decodeRecords(bytes: Uint8Array, expectedKind: number): DecodedRecord[] {
+const NAMESPACE_BYTES = new Set(Object.values(NAMESPACE_PREFIX).map((prefix) => prefix.charCodeAt(0)));
+
+/** Walks the records of a chunk or delta, checking each; `visit` (when given) sees each checked record. */
+function walkRecords(bytes: Uint8Array, expectedKind: number, visit?: RecordVisitor): number {
   const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (data.byteLength < HEADER_BYTES) throw badData(`state data of ${data.byteLength} bytes has no header`);
   if (data.readUInt8(0) !== FORMAT_VERSION) throw badData(`state data format version ${data.readUInt8(0)}`);
@@ -404,7 +409,7 @@ function decodeRecords(bytes: Uint8Array, expectedKind: number): DecodedRecord[]
       `expected a ${expectedKind === KIND_SNAPSHOT ? 'snapshot chunk' : 'delta'}, got kind ${kind}`,
     );
   }
-  const records: DecodedRecord[] = [];
+  let count = 0;
   let offset = HEADER_BYTES;
   while (offset < data.byteLength) {
     if (offset + RECORD_OVERHEAD_BYTES > data.byteLength) throw badData(`truncated record at byte ${offset}`);
@@ -412,20 +417,17 @@ function decodeRecords(bytes: Uint8Array, expectedKind: number): DecodedRecord[]
     const keyLength = data.readUInt32BE(offset + 1);
     const keyEnd = offset + 5 + keyLength;
     if (keyEnd + 4 > data.byteLength) throw badData(`truncated key at byte ${offset}`);
-    const valueLength = data.readUInt32BE(keyEnd);
-    const valueEnd = keyEnd + 4 + valueLength;
+    const valueEnd = keyEnd + 4 + data.readUInt32BE(keyEnd);
     if (valueEnd > data.byteLength) throw badData(`truncated value at byte ${offset}`);
-    const storeKey = data.toString('utf8', offset + 5, keyEnd);
-    if (!/^[ad]/.test(storeKey)) throw badData(`record key in unknown namespace at byte ${offset}`);
-    if (op === OP_PUT) {
-      // A copy: a view would keep the whole chunk alive and share bytes with the caller.
-      records.push({ storeKey, value: new Uint8Array(data.subarray(keyEnd + 4, valueEnd)) });
-    } else if (op === OP_DELETE && kind === KIND_DELTA) {
-      records.push({ storeKey, value: undefined });
-    } else {
+    if (keyLength === 0 || !NAMESPACE_BYTES.has(data[offset + 5] as number)) {
+      throw badData(`record key in unknown namespace at byte ${offset}`);
+    }
+    if (op !== OP_PUT && !(op === OP_DELETE && kind === KIND_DELTA)) {
       throw badData(`record op ${op} not allowed at byte ${offset}`);
     }
+    visit?.(op, data.toString('utf8', offset + 5, keyEnd), data, keyEnd + 4, valueEnd);
+    count += 1;
     offset = valueEnd;
   }
-  return records;
+  return count;
 }
