@@ -1,6 +1,7 @@
 // A container's own load from its cgroup v2 directory: CPU from deltas of cpu.stat usage_usec over the
 // elapsed monotonic time times the CPUs it may use (cpu.max quota/period, or every CPU when "max");
-// memory as memory.current over memory.max (or over host memory when "max"). Reads use fs.promises.
+// memory as the working set (memory.current less inactive_file) over memory.max (or over host memory
+// when "max"). Reads use fs.promises.
 // Invariant: a ratio is only computed over an interval in which usage_usec and time moved forward.
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -49,6 +50,17 @@ export function parseCpuStatUsage(text: string, path: string): number {
   return parseCounter(parseKeyValueLines(text).get('usage_usec'), path, 'usage_usec');
 }
 
+/**
+ * memory.current counts page cache the kernel can reclaim at once; like the host's MemAvailable and
+ * the kubelet's working set, inactive_file (from memory.stat, when present) is not counted as used.
+ */
+export function workingSetBytes(currentBytes: number, memoryStat: string | undefined, path: string): number {
+  const inactiveFile =
+    memoryStat === undefined ? undefined : parseKeyValueLines(memoryStat).get('inactive_file');
+  if (inactiveFile === undefined) return currentBytes;
+  return Math.max(0, currentBytes - parseCounter(inactiveFile, path, 'inactive_file'));
+}
+
 async function readOptional(path: string, what: string): Promise<string | undefined> {
   try {
     return await readTextFile(path, what);
@@ -83,9 +95,11 @@ export class CgroupLoadSampler implements LoadSampler {
     const cpuMax = await readOptional(file('cpu.max'), 'cgroup v2 CPU quota');
     const memoryCurrent = await readTextFile(file('memory.current'), 'cgroup v2 memory usage');
     const memoryMax = await readOptional(file('memory.max'), 'cgroup v2 memory limit');
+    const memoryStat = await readOptional(file('memory.stat'), 'cgroup v2 memory statistics');
     const current = { usageUsec: parseCpuStatUsage(cpuStat, file('cpu.stat')), atMs };
     const cpuCount = parseCpuMax(cpuMax, file('cpu.max'), this.hostCpuCount);
-    const usedBytes = parseCounter(memoryCurrent.trim(), file('memory.current'), 'memory.current');
+    const currentBytes = parseCounter(memoryCurrent.trim(), file('memory.current'), 'memory.current');
+    const usedBytes = workingSetBytes(currentBytes, memoryStat, file('memory.stat'));
     const limitBytes = parseMemoryMax(memoryMax, file('memory.max'), this.hostMemoryBytes);
     const cpuLoadRatio = this.cpuRatioSince(current, cpuCount);
     this.previous = current;

@@ -6,6 +6,7 @@ import {
   CgroupLoadSampler,
   parseCpuMax,
   parseMemoryMax,
+  workingSetBytes,
 } from '../../../components/node-monitor/cgroup-sampler.ts';
 import { FakeTime } from './fake-time.ts';
 import { FIXTURE_ROOT, StagedFixture } from './fixtures.ts';
@@ -54,6 +55,16 @@ describe('components/node-monitor/cgroup-sampler', () => {
     });
   });
 
+  describe('workingSetBytes', () => {
+    it('subtracts inactive_file from memory.current', () => {
+      assert.equal(workingSetBytes(1000, 'anon 600\nfile 400\ninactive_file 300\n', 'memory.stat'), 700);
+    });
+
+    it('is memory.current without memory.stat', () => {
+      assert.equal(workingSetBytes(1000, undefined, 'memory.stat'), 1000);
+    });
+  });
+
   describe('CgroupLoadSampler', () => {
     it('computes CPU from usage_usec against the cpu.max quota and memory against memory.max', async () => {
       await staged.use('cgroup-quota-t0');
@@ -64,13 +75,17 @@ describe('components/node-monitor/cgroup-sampler', () => {
       });
       assert.deepEqual(
         await sampler.sample(),
-        { cpuLoadRatio: null, memLoadRatio: 0.25 },
-        '256 MiB of 1 GiB',
+        { cpuLoadRatio: null, memLoadRatio: 0.1875 },
+        '256 MiB less 64 MiB inactive_file, of 1 GiB',
       );
       await staged.use('cgroup-quota-t1');
       time.advance(100);
       // 25 ms of CPU in 100 ms with a quota of half a CPU.
-      assert.deepEqual(await sampler.sample(), { cpuLoadRatio: 0.5, memLoadRatio: 0.5 });
+      assert.deepEqual(
+        await sampler.sample(),
+        { cpuLoadRatio: 0.5, memLoadRatio: 0.4375 },
+        '(512 - 64) MiB of 1 GiB',
+      );
     });
 
     it('uses every host CPU and host memory when the cgroup has no limits', async () => {
