@@ -1,7 +1,7 @@
-// Runs one node monitor as a plain process, without Greengrass: for the local demo, the data-plane
-// tests and trying out load profiles. Flags become a NodeMonitor configuration that passes the same
-// schema and rules as under Greengrass. Logs are JSON lines on stdout; SIGTERM/SIGINT close it cleanly.
-//   npx tsx scripts/run-monitor.ts --node-id 1 --data-plane 127.0.0.10:7700 --source-address 127.0.0.1 \
+// Runs one node monitor as a plain process, without Greengrass (local demo, data-plane tests, load
+// profiles). Flags become a configuration checked by the same schema and rules as under Greengrass.
+// Logs are JSON lines on stdout; SIGTERM/SIGINT close it cleanly. Example:
+//   npx tsx scripts/run-monitor.ts --node-id 1 --data-plane 127.0.0.10:7700 --source-address 127.0.0.11 \
 //     --synthetic '{"cpu":{"shape":"square","lowPercent":20,"highPercent":95,"periodMs":20000}}'
 import { pathToFileURL } from 'node:url';
 

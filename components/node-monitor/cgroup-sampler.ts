@@ -1,8 +1,7 @@
-// A container's own load from its cgroup v2 directory: CPU from deltas of cpu.stat usage_usec over the
-// elapsed monotonic time times the CPUs it may use (cpu.max quota/period, or every CPU when "max");
-// memory as the working set (memory.current less inactive_file) over memory.max (or over host memory
-// when "max"). Reads use fs.promises.
-// Invariant: a ratio is only computed over an interval in which usage_usec and time moved forward.
+// A container's own load from its cgroup v2 directory: CPU from usage_usec deltas (cpu.stat) over elapsed
+// time × the CPUs it may use (cpu.max, or all when "max"); memory as the working set (memory.current less
+// inactive_file) over memory.max (or host memory). Reads use fs.promises. Invariant: a CPU ratio only
+// comes from an interval in which usage_usec and time moved forward.
 import { availableParallelism, totalmem } from 'node:os';
 import { join } from 'node:path';
 

@@ -1,9 +1,7 @@
-// The node monitor: every period it samples the configured load source, smooths CPU and memory with
-// an EWMA, sends one METRICS packet (UDP) to the data plane and, when given a local-publish function,
-// publishes the same report as JSON on edgeshift/metrics/<thingName>. ADVICE that the data plane
-// returns to its socket is forwarded to the peer agent. Usable without Greengrass (scripts/run-monitor.ts,
-// tests); main.ts wires it to IPC. Invariants: samples never overlap, the sequence number grows by one
-// per packet from a wall-clock start, reconfiguration needs no restart.
+// The node monitor: each period it samples the load source, smooths it (EWMA), sends one METRICS packet
+// to the data plane, publishes the report as JSON through an optional local-publish function, and
+// forwards ADVICE it receives to the peer agent. Used by node-monitor-component.ts and scripts/run-monitor.ts.
+// Invariants: samples never overlap; sequence +1 per packet from a wall-clock start; no restart to reconfigure.
 import type { RemoteInfo } from 'node:dgram';
 import { isIP } from 'node:net';
 
