@@ -344,6 +344,24 @@ describe('agent/migration/source-migration', function () {
       assertSourceStillServes(current, sent);
     });
 
+    it('aborts when the data plane never answers the CLAIM, and the target drops the state', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 40);
+      current.dataPlane.isSilent = true;
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 12));
+      };
+      const pending = current.agentA.migrate(STATEFUL.name);
+      await until(() => current.dataPlane.received.length > 0, 'the target sends its CLAIM');
+      current.clock.advance(8_000); // the target's CLAIM wait (80 % of cutoverMs) ends first
+      const result = await pending;
+      assert.equal(result.outcome, 'aborted', 'the move must abort');
+      assert.equal(result.abortReason?.code, 'ERR_MIGRATION_TIMEOUT', 'because the CLAIM was never answered');
+      assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state');
+      assertSourceStillServes(current, sent);
+    });
+
     it('aborts a step that hangs once its timeout passes', async () => {
       nodes = await startTwoNodes({ cutover: 'in-network' });
       const current = nodes;
