@@ -371,6 +371,73 @@ export const ERROR_CATALOG = {
       'A topology file failed topology.schema.json or a cross-field rule (ids in range and unique, peers, services and balanced nodes that exist, load_high_bp above load_low_bp, unique addresses).',
     howToSolve: 'Fix the field the message names; nothing of the topology was applied.',
   },
+  // node debugging CLI (scripts/cli/)
+  ERR_CLI_NO_IPC_ACCESS: {
+    description:
+      'The node CLI found no IPC access: no --ipc file was given and AWS_GG_NUCLEUS_DOMAIN_SOCKET_FILEPATH_FOR_COMPONENT and SVCUID are not both set.',
+    howToSolve:
+      'Pass --ipc <root>/debug-ipc.json written by the local node (npm run local-node), or run the CLI inside a component that has both variables.',
+  },
+  ERR_CLI_IPC_FILE_INVALID: {
+    description:
+      'The file given with --ipc cannot be read or is not a JSON object {socketPath, svcuid, thingName?}.',
+    howToSolve:
+      'Point --ipc at the debug-ipc.json the local node writes under its root; restart the local node if the file is missing.',
+  },
+  ERR_CLI_NO_THING_NAME: {
+    description:
+      'The node CLI does not know which node to talk to: no --thing-name, no thingName in the --ipc file and no AWS_IOT_THING_NAME.',
+    howToSolve: "Pass --thing-name <name> (the node's thing name, e.g. node-a).",
+  },
+  ERR_CLI_BAD_ARGUMENT: {
+    description: 'A node CLI argument is not valid (for example ipc pub with a payload that is not JSON).',
+    howToSolve:
+      'Fix the argument named in the message; `edgeshift <command> --help` shows the expected form.',
+  },
+  ERR_CLI_DATA_PLANE_UNREACHABLE: {
+    description:
+      "The reference data plane's admin interface did not answer (nothing listens at the URL, or it timed out).",
+    howToSolve:
+      'Start the data plane with --admin-port (npx tsx scripts/reference-data-plane.ts --topology p4/control-plane/local.yaml --admin-port 7780) or pass --data-plane-admin with its URL.',
+  },
+  ERR_CLI_DATA_PLANE_BAD_ANSWER: {
+    description:
+      'The data plane admin interface answered with an HTTP error or a body of an unexpected shape.',
+    howToSolve:
+      'Check that --data-plane-admin points at an EdgeShift reference data plane of the same version; the message quotes the answer.',
+  },
+  ERR_CLI_MIGRATION_FAILED: {
+    description:
+      'A migration started with `edgeshift migrate` ended aborted, or the agent refused to start it.',
+    howToSolve:
+      'Read the abort reason in the message (its code is in this table); the source node keeps serving after an abort, so the command can be retried.',
+  },
+  // namespace testbed of the system tests (scripts/testbed/)
+  ERR_TESTBED_COMMAND_FAILED: {
+    description:
+      "A namespace testbed could not be built or used: an `ip` command failed, a host role is invalid or unknown, or a part's admin interface answered with an error.",
+    howToSolve:
+      'Run the system tests as root with iproute2 installed (.ci/run does both); read the `ip` error in the message; stale namespaces of dead runs (edgeshift-<pid>-*) are removed by the next run, or delete them with `ip netns delete`.',
+  },
+  ERR_TESTBED_TIMEOUT: {
+    description:
+      'A process in a namespace testbed did not show what a system test waited for (ready line, datagram, register value) in time, or exited first.',
+    howToSolve:
+      "Read the process's last output quoted in the message; on a very loaded machine raise the timeout of the wait it names.",
+  },
+  // two-node test bed (scripts/testbed/two-node-testbed.ts)
+  ERR_E2E_TIMEOUT: {
+    description:
+      'The two-node test bed did not become ready (function hosts, agents, ingest through the data plane) or a log line it waited for did not come in time.',
+    howToSolve:
+      "Read the node logs under the test bed's root (<root>/<node>/logs/<component>.log); check that nothing else binds 127.0.0.10-12 or 127.0.0.100 and that the artifacts build (npm run build:artifacts).",
+  },
+  ERR_E2E_BAD_REPLY: {
+    description:
+      'A peer agent or function host of the two-node test bed answered a control request with an unexpected shape, or a move asked for a cutover option the agents were not started with.',
+    howToSolve:
+      'Start the test bed with the cutover option the move needs; for a bad shape, compare agent/control-service.ts and components/function-host/function-host-api.ts with the test bed.',
+  },
 } as const satisfies Record<string, ErrorCatalogEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
