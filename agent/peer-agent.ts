@@ -103,6 +103,7 @@ export class PeerAgent {
   private readonly target: TargetMigrations;
   private readonly clients = new Map<string, PeerClient>();
   private readonly running = new Map<string, SourceMigration>();
+  private readonly pendingResults = new Set<Promise<MigrationResult>>();
   private readonly results: MigrationResult[] = [];
   private readonly policy: PlacementPolicy;
   private localLoadBp?: number;
@@ -212,6 +213,8 @@ export class PeerAgent {
       this.results.splice(KEPT_RESULTS);
       return outcome;
     });
+    this.pendingResults.add(result);
+    void result.finally(() => this.pendingResults.delete(result));
     return { migrationId, result };
   }
 
@@ -297,9 +300,13 @@ export class PeerAgent {
     };
   }
 
-  /** Stops taking calls; moves into this node that are not past cutover are dropped. */
+  /**
+   * Drains, then stops: moves out of this node run to their end (each step has a timeout), then the
+   * server stops taking calls and moves into this node that are not past cutover are dropped.
+   */
   async close(): Promise<void> {
     this.unsubscribeAdvice?.();
+    await Promise.allSettled([...this.pendingResults]);
     await this.server?.close();
     await this.target.close();
     for (const client of this.clients.values()) client.close();

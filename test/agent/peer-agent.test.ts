@@ -124,6 +124,15 @@ describe('agent/peer-agent', function () {
       );
     });
 
+    it('lets a move in progress finish before close() resolves', async () => {
+      const handle = await nodes.agentA.startMigration(STATEFUL.name);
+      let isSettled = false;
+      void handle.result.then(() => (isSettled = true));
+      await nodes.agentA.close();
+      assert.ok(isSettled, 'close() drains: the move has ended');
+      assert.equal((await handle.result).outcome, 'committed', 'and it committed');
+    });
+
     it('pulls a service from its owner with RequestMigration', async () => {
       const answer = await nodes.agentB.pull(STATEFUL.name);
       assert.match(answer.migrationId, /^sensor-stats-e2-/, 'the owner names the migration it started');
