@@ -12,6 +12,11 @@ export type CrossFieldRule<T> = (config: T) => string | undefined;
 
 function describeAjvError(error: ErrorObject): string {
   const path = error.instancePath === '' ? '/' : error.instancePath;
+  // ajv's own text ("must NOT have additional properties") hides which key was unexpected.
+  const unknownKey = (error.params as { additionalProperty?: unknown }).additionalProperty;
+  if (error.keyword === 'additionalProperties' && typeof unknownKey === 'string') {
+    return `${path} has unknown property '${unknownKey}'`;
+  }
   return `${path} ${error.message ?? 'is invalid'}`;
 }
 
@@ -40,9 +45,13 @@ export function compileConfigValidator<T>(
     for (const rule of rules) {
       const problem = rule(config);
       if (problem !== undefined) {
-        throw new EdgeShiftError('ERR_CONFIG_INVALID', `${componentName} configuration rejected: ${problem}`, {
-          context: { component: componentName },
-        });
+        throw new EdgeShiftError(
+          'ERR_CONFIG_INVALID',
+          `${componentName} configuration rejected: ${problem}`,
+          {
+            context: { component: componentName },
+          },
+        );
       }
     }
     return deepFreeze(config);

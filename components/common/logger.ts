@@ -28,17 +28,19 @@ function serializeError(value: unknown): unknown {
   return { name: value.name, message: value.message, ...(code === undefined ? {} : { code }) };
 }
 
-export function createLogger(
-  name: string,
-  options: { level?: LogLevel; sink?: LogSink } = {},
-): Logger {
+export function createLogger(name: string, options: { level?: LogLevel; sink?: LogSink } = {}): Logger {
   const level = options.level ?? parseLevel(process.env.EDGESHIFT_LOG_LEVEL);
   const sink = options.sink ?? ((line: string) => process.stdout.write(line + '\n'));
   const threshold = LEVEL_RANK[level];
 
   const write = (lineLevel: Exclude<LogLevel, 'silent'>, message: string, fields: LogFields = {}): void => {
     if (LEVEL_RANK[lineLevel] < threshold) return;
-    const record: Record<string, unknown> = { time: new Date().toISOString(), level: lineLevel, name, message };
+    const record: Record<string, unknown> = {
+      time: new Date().toISOString(),
+      level: lineLevel,
+      name,
+      message,
+    };
     for (const [key, value] of Object.entries(fields)) record[key] = serializeError(value);
     sink(JSON.stringify(record));
   };
