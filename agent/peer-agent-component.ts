@@ -1,6 +1,7 @@
 // The peer agent as a Greengrass component: builds the agent from the validated configuration
 // (agent-config.ts), reaches the function host over IPC (function-host-client.ts), serves the local
-// control topic (control-service.ts), feeds the node monitor's load reports to the placement policy,
+// control topic (control-service.ts) and the same commands from the cloud over IoT Core
+// (cloud-commands.ts), feeds the node monitor's load reports to the placement policy,
 // and receives CLAIM answers and forwarded ADVICE on its data-plane socket. main.ts runs it with
 // components/common/component-runtime.ts; tests can run it the same way against the local nucleus.
 import type { ComponentRuntimeOptions } from '../components/common/component-runtime.ts';
@@ -14,6 +15,7 @@ import {
   resolveAgentConfig,
   type PeerAgentConfig,
 } from './agent-config.ts';
+import { serveCloudCommands } from './cloud-commands.ts';
 import { agentControlTopic, handleControlRequest, parseControlRequest } from './control-service.ts';
 import { DataPlaneLink } from './cutover/data-plane-link.ts';
 import { IpcFunctionHostControl } from './function-host-client.ts';
@@ -84,6 +86,15 @@ export function peerAgentComponentOptions(
         handleControlRequest(agent, parseControlRequest(body)),
       );
       const metrics = await followLocalLoad(ipc, nodeThingName, agent, logger);
+      const cloud = await serveCloudCommands({
+        ipc,
+        thingName: nodeThingName,
+        handle: (request) => handleControlRequest(agent, request),
+        logger: logger.child('cloud-commands'),
+      }).catch((err: unknown) => {
+        logger.warn('no cloud commands: IoT Core is not reachable through the nucleus', { err });
+        return undefined;
+      });
       logger.info('peer agent running', {
         nodeName: resolved.nodeName,
         grpcPort: agent.port,
@@ -97,6 +108,7 @@ export function peerAgentComponentOptions(
         close: async () => {
           await control.close();
           await metrics?.close();
+          await cloud?.close();
           await agent.close();
           await link.close();
         },

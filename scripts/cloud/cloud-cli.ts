@@ -1,12 +1,16 @@
 // Operator commands against the Greengrass v2 cloud API (AWS, or a local GreengrassCloudStub via
 // --endpoint): `deploy` publishes the built recipes and deploys them to a core device, showing progress
 // until the device reports; `reconfigure` revises the device's deployment with a configuration merge
-// (change thresholds, drain a node, move a service) without touching its other components.
+// (change thresholds, drain a node, move a service) without touching its other components; `command`
+// sends a control command to a node's peer agent over AWS IoT Core MQTT and prints its outcome.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { SingleBar, Presets } from 'cli-progress';
 import { Command } from 'commander';
+import mqtt from 'mqtt';
+
+import { cloudCommandTopic, cloudEventTopic } from '../../agent/cloud-commands.ts';
 
 import {
   createDeployment,
@@ -36,10 +40,10 @@ interface CommonOptions {
   timeoutMs: string;
 }
 
-function parseMerge(text: string): Record<string, unknown> {
+function parseJsonObject(text: string, flag: string): Record<string, unknown> {
   const value: unknown = JSON.parse(text);
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new Error(`--merge must be a JSON object, got ${text}`);
+    throw new Error(`${flag} must be a JSON object, got ${text}`);
   }
   return value as Record<string, unknown>;
 }
@@ -91,7 +95,7 @@ common(program.command('deploy'))
     const files = (await readdir(options.recipesDir)).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
     const texts = await Promise.all(files.map((f) => readFile(join(options.recipesDir, f), 'utf8')));
     const refs = await publishComponentVersions(client, texts);
-    const merges = parseMerge(options.merge);
+    const merges = parseJsonObject(options.merge, '--merge');
     const deploymentId = await createDeployment(client, {
       targetArn: `arn:aws:iot:${options.region}:${options.account}:thing/${options.thing}`,
       deploymentName: `edgeshift-${options.thing}`,
@@ -124,10 +128,68 @@ common(program.command('reconfigure'))
       thingName: options.thing,
       targetArn: `arn:aws:iot:${options.region}:${options.account}:thing/${options.thing}`,
       componentName: options.component,
-      merge: parseMerge(options.merge),
+      merge: parseJsonObject(options.merge, '--merge'),
     });
     console.log(`deployment ${deploymentId}: ${options.component} merge ${options.merge}`);
     await waitWithProgress(client, options, deploymentId);
   });
+
+program
+  .command('command')
+  .description("send a control command (status, migrate, pull) to a node's peer agent over AWS IoT Core MQTT")
+  .requiredOption('--thing <name>', 'target core device (IoT thing name)')
+  .requiredOption(
+    '--broker <url>',
+    'IoT Core endpoint, e.g. mqtts://<id>-ats.iot.<region>.amazonaws.com:8883',
+  )
+  .requiredOption(
+    '--json <command>',
+    'e.g. {"op":"migrate","service":"sensor-stats","targetNodeId":"node-b"}',
+  )
+  .option('--cert <file>', 'client certificate (IoT Core needs mutual TLS)')
+  .option('--key <file>', 'client private key')
+  .option('--ca <file>', 'Amazon root CA')
+  .option('--timeout-ms <ms>', 'how long to wait for the outcome', '120000')
+  .action(
+    async (options: {
+      thing: string;
+      broker: string;
+      json: string;
+      cert?: string;
+      key?: string;
+      ca?: string;
+      timeoutMs: string;
+    }) => {
+      const command = { requestId: crypto.randomUUID(), ...parseJsonObject(options.json, '--json') };
+      const tls = {
+        ...(options.cert ? { cert: await readFile(options.cert) } : {}),
+        ...(options.key ? { key: await readFile(options.key) } : {}),
+        ...(options.ca ? { ca: await readFile(options.ca) } : {}),
+      };
+      const client = await mqtt.connectAsync(options.broker, {
+        clientId: `edgeshift-operator-${command.requestId}`,
+        ...tls,
+      });
+      try {
+        const outcome = new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error(`no outcome from ${options.thing} within ${options.timeoutMs} ms`)),
+            Number(options.timeoutMs),
+          );
+          client.on('message', (_topic, payload) => {
+            const text = payload.toString('utf8');
+            if (!text.includes(command.requestId)) return;
+            clearTimeout(timer);
+            resolve(text);
+          });
+        });
+        await client.subscribeAsync(cloudEventTopic(options.thing), { qos: 1 });
+        await client.publishAsync(cloudCommandTopic(options.thing), JSON.stringify(command), { qos: 1 });
+        console.log(await outcome);
+      } finally {
+        await client.endAsync();
+      }
+    },
+  );
 
 await program.parseAsync();
