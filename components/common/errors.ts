@@ -412,6 +412,21 @@ export const ERROR_CATALOG = {
     howToSolve:
       'Read the abort reason in the message (its code is in this table); the source node keeps serving after an abort, so the command can be retried.',
   },
+  ERR_CLI_NO_METRICS: {
+    description: "`edgeshift metrics` received no sample on the node monitor's local topic in time.",
+    howToSolve:
+      'Check with `edgeshift status` that com.edgeshift.NodeMonitor is RUNNING and that its configuration has publishLocalTopic: true.',
+  },
+  ERR_CLI_BAD_AGENT_ANSWER: {
+    description:
+      'The peer agent answered a status or migrate request with a body the node CLI does not understand.',
+    howToSolve:
+      'Run the node CLI and the peer agent of the same EdgeShift version; the message quotes the answer.',
+  },
+  ERR_CLI_DOCTOR_FAILED: {
+    description: '`edgeshift doctor` found at least one failing check.',
+    howToSolve: 'Follow the fix line printed for each FAIL check, then run doctor again.',
+  },
   // namespace testbed of the system tests (scripts/testbed/)
   ERR_TESTBED_COMMAND_FAILED: {
     description:
