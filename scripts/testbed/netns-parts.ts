@@ -1,6 +1,7 @@
 // Starts EdgeShift's parts as processes inside a namespace testbed and gives the test a handle on each:
 // the reference data plane (scripts/reference-data-plane.ts) with its admin interface bridged out of the
-// switch namespace, node monitors (scripts/run-monitor.ts), function hosts and UDP endpoints. Each
+// switch namespace, node monitors (scripts/run-monitor.ts), function hosts, UDP endpoints and the load
+// generator (scripts/loadgen/cli.ts). Each
 // start waits, bounded, for the part's ready line. Invariant: processes are spawned through the testbed,
 // so its destroy() stops every one of them.
 import http from 'node:http';
@@ -233,6 +234,48 @@ export async function startFunctionHost(
   );
   await child.waitForLine(hasMessage('function host running'), PART_START_TIMEOUT_MS, 'that it runs');
   return child;
+}
+
+export interface LoadRunOptions {
+  readonly target: UdpAddress;
+  readonly service: string;
+  readonly rateHz: number;
+  readonly durationMs: number;
+  readonly keyCount: number;
+  /** Body field that carries the reading (sensor-stats takes `celsius`). */
+  readonly valueField: string;
+  /** Where the JSON report goes (the file system is shared by all namespaces). */
+  readonly jsonOutPath: string;
+}
+
+/** Runs scripts/loadgen/cli.ts to the end inside a host's namespace; resolves with its exit code. */
+export async function runLoadGenerator(
+  testbed: NetnsTestbed,
+  role: string,
+  options: LoadRunOptions,
+): Promise<number | string> {
+  const child = testbed.spawn(role, [
+    ...TSX,
+    'scripts/loadgen/cli.ts',
+    '--target',
+    `${options.target.address}:${options.target.port}`,
+    '--service',
+    options.service,
+    '--rate',
+    String(options.rateHz),
+    '--duration-ms',
+    String(options.durationMs),
+    '--keys',
+    String(options.keyCount),
+    '--value-field',
+    options.valueField,
+    '--deadline-ms',
+    '2000',
+    '--no-table',
+    '--json-out',
+    options.jsonOutPath,
+  ]);
+  return child.exited;
 }
 
 /** Polls `read` until `isDone` holds for its value; throws ERR_TESTBED_TIMEOUT with the last value. */
