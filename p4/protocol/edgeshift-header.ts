@@ -26,6 +26,22 @@ export interface EdgeShiftHeader {
   readonly targetNodeId: number;
 }
 
+/** A header with every field not given set to 0 (no service, no epoch, no load, no target). */
+export function headerOf(
+  fields: Partial<EdgeShiftHeader> & Pick<EdgeShiftHeader, 'type' | 'nodeId'>,
+): EdgeShiftHeader {
+  return {
+    serviceId: 0,
+    sequence: 0,
+    epoch: 0,
+    cpuLoadBp: 0,
+    memLoadBp: 0,
+    inflightRequests: 0,
+    targetNodeId: 0,
+    ...fields,
+  };
+}
+
 export type HeaderRejectCode =
   | 'ERR_CODEC_BAD_LENGTH'
   | 'ERR_CODEC_BAD_MAGIC'

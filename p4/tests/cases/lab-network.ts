@@ -2,7 +2,7 @@
 // case modules use: every packet and every expected frame is built with the project's codec
 // (encodeHeader) and frame builder (buildUdpFrame), the expected ones written out from
 // docs/protocol.md (turned around, rewritten), never by running a pipeline.
-import { encodeHeader, type EdgeShiftHeader } from '../../protocol/edgeshift-header.ts';
+import { encodeHeader, headerOf, type EdgeShiftHeader } from '../../protocol/edgeshift-header.ts';
 import {
   EDGESHIFT_UDP_PORT,
   HEADER_LAYOUT,
@@ -108,22 +108,12 @@ export function policySetDefault(policy: Policy): string {
   );
 }
 
-const EMPTY_HEADER: Omit<EdgeShiftHeader, 'type' | 'nodeId'> = {
-  serviceId: 0,
-  sequence: 0,
-  epoch: 0,
-  cpuLoadBp: 0,
-  memLoadBp: 0,
-  inflightRequests: 0,
-  targetNodeId: 0,
-};
-
 export function header(
   type: PacketTypeCode,
   nodeId: number,
   fields: Partial<Omit<EdgeShiftHeader, 'type' | 'nodeId'>> = {},
 ): EdgeShiftHeader {
-  return { ...EMPTY_HEADER, ...fields, type, nodeId };
+  return headerOf({ ...fields, type, nodeId });
 }
 
 export function metrics(

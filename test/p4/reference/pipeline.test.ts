@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { describe, it } from 'mocha';
 import { hasErrorCode } from '../../../components/common/errors.ts';
-import { encodeHeader, type EdgeShiftHeader } from '../../../p4/protocol/edgeshift-header.ts';
+import { encodeHeader, headerOf, type EdgeShiftHeader } from '../../../p4/protocol/edgeshift-header.ts';
 import { EDGESHIFT_UDP_PORT, PacketType } from '../../../p4/protocol/edgeshift-protocol.ts';
 import { buildUdpFrame, ipv4HeaderChecksum, parseIpv4 } from '../../../p4/protocol/udp-frame.ts';
 import { ReferencePipeline, type PipelineEvent } from '../../../p4/reference/pipeline.ts';
@@ -61,20 +61,7 @@ function labPipeline(events: PipelineEvent[] = []): ReferencePipeline {
   return pipeline;
 }
 
-function header(
-  fields: Partial<EdgeShiftHeader> & Pick<EdgeShiftHeader, 'type' | 'nodeId'>,
-): EdgeShiftHeader {
-  return {
-    serviceId: 0,
-    sequence: 0,
-    epoch: 0,
-    cpuLoadBp: 0,
-    memLoadBp: 0,
-    inflightRequests: 0,
-    targetNodeId: 0,
-    ...fields,
-  };
-}
+const header = headerOf;
 
 function controlFrame(nodeId: 1 | 2, fields: EdgeShiftHeader, srcIp: string = NODE[nodeId].ip): Buffer {
   return buildUdpFrame({

@@ -3,7 +3,12 @@ import dgram from 'node:dgram';
 import { after, afterEach, before, describe, it } from 'mocha';
 import { hasErrorCode } from '../../../components/common/errors.ts';
 import { validateTopology, type Topology } from '../../../p4/control-plane/topology.ts';
-import { decodeHeader, encodeHeader, type EdgeShiftHeader } from '../../../p4/protocol/edgeshift-header.ts';
+import {
+  decodeHeader,
+  encodeHeader,
+  headerOf,
+  type EdgeShiftHeader,
+} from '../../../p4/protocol/edgeshift-header.ts';
 import { EDGESHIFT_UDP_PORT, PacketType } from '../../../p4/protocol/edgeshift-protocol.ts';
 import { ReferencePipeline } from '../../../p4/reference/pipeline.ts';
 import { DropReason } from '../../../p4/reference/program.ts';
@@ -101,20 +106,7 @@ function receive(socket: dgram.Socket): Promise<{ message: Buffer; remote: dgram
   });
 }
 
-function header(
-  fields: Partial<EdgeShiftHeader> & Pick<EdgeShiftHeader, 'type' | 'nodeId'>,
-): EdgeShiftHeader {
-  return {
-    serviceId: 0,
-    sequence: 0,
-    epoch: 0,
-    cpuLoadBp: 0,
-    memLoadBp: 0,
-    inflightRequests: 0,
-    targetNodeId: 0,
-    ...fields,
-  };
-}
+const header = headerOf;
 
 function sendTo(socket: dgram.Socket, payload: Uint8Array, address: string, port: number): void {
   socket.send(payload, port, address);
