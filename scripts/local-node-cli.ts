@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 
 import { createLogger } from '../components/common/logger.ts';
+import { grantDebugAccess } from './cli/debug-access.ts';
 import { LocalNode } from './local-nucleus/local-node.ts';
 
 const log = createLogger('local-node-cli');
@@ -81,8 +82,14 @@ async function main(argv: readonly string[]): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   await node.start();
+  // The node CLI's IPC access: `npm run cli -- --ipc <root>/debug-ipc.json status`.
+  const debugAccess = await grantDebugAccess(node.nucleus, {
+    rootPath: path.resolve(options.root),
+    thingName: options.thingName,
+  });
   log.info('local node running', {
     socketPath: node.nucleus.socketPath,
+    debugIpc: debugAccess.filePath,
     components: node.componentNames,
     logs: path.join(path.resolve(options.root), 'logs'),
   });

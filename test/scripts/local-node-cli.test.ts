@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 
 import { InvalidArgumentError } from 'commander';
 
+import { runCli } from '../../scripts/cli/edgeshift.ts';
 import { parseMerge } from '../../scripts/local-node-cli.ts';
 import { PROJECT_ROOT } from '../../scripts/build-artifacts.ts';
 
@@ -88,6 +89,22 @@ describe('scripts/local-node-cli', function () {
         'start merged cli-thing\n',
         'started',
       );
+      const accessFile = path.join(dir, 'root', 'debug-ipc.json');
+      const access = JSON.parse(await readFile(accessFile, 'utf8')) as Record<string, unknown>;
+      assert.equal(
+        access.socketPath,
+        path.join(dir, 'root', 'ipc.socket'),
+        'the node CLI access file names the socket',
+      );
+      assert.equal(access.thingName, 'cli-thing');
+      assert.equal((await stat(accessFile)).mode & 0o777, 0o600, 'the access file holds a token: owner only');
+      const cliErrors: string[] = [];
+      const cliExit = await runCli(['--ipc', accessFile, 'ipc', 'pub', 'edgeshift/debug/ping', '{}'], {
+        out: () => undefined,
+        err: (line) => cliErrors.push(line),
+        env: {},
+      });
+      assert.equal(cliExit, 0, `the node CLI publishes as the debug principal: ${cliErrors.join('; ')}`);
       const exited = once(child, 'exit');
       child.kill('SIGTERM');
       const [code] = (await exited) as [number | null];
