@@ -1,6 +1,8 @@
 // A testbed of real separate hosts on one machine: a switch network namespace and host namespaces, each
 // host with one veth link to the switch, its address and a default route via the switch, all set with
-// `ip`. Used by test/system/netns-*.test.ts, which run processes inside with spawn(). Invariant: names
+// `ip`. The switch filters reverse paths strictly, so a packet is accepted only on the link its source
+// address lives behind: the ingress-port check of a switch, which the data plane's socket relay cannot
+// make itself. Used by test/system/netns-*.test.ts, which run processes inside with spawn(). Invariant: names
 // are unique per run (edgeshift-<pid>-<random>-<role>) and destroy() removes exactly what create() made,
 // processes first; namespaces of runs whose process is gone are swept by the next create().
 import { execFile, execFileSync } from 'node:child_process';
@@ -208,6 +210,20 @@ export class NetnsTestbed {
     return child;
   }
 
+  /** Runs a short command inside the role's namespace to the end; resolves with its stdout. */
+  async run(role: string, command: readonly string[]): Promise<string> {
+    const argv = ['netns', 'exec', this.namespace(role), ...command];
+    try {
+      return (await execFileAsync('ip', argv, { encoding: 'utf8' })).stdout;
+    } catch (err) {
+      const stderr = (err as { stderr?: string }).stderr?.trim() ?? '';
+      throw new EdgeShiftError('ERR_TESTBED_COMMAND_FAILED', `ip ${argv.join(' ')} failed: ${stderr}`, {
+        context: { role },
+        cause: err,
+      });
+    }
+  }
+
   /** Stops every process still running, then deletes the namespaces (their veths go with them); idempotent. */
   destroy(): Promise<void> {
     this.destroying ??= (async () => {
@@ -229,6 +245,8 @@ export class NetnsTestbed {
       await ip(['netns', 'add', name]);
       await ip(['-n', name, 'link', 'set', 'lo', 'up']);
     }
+    // Strict (1) on "all" makes every interface of the switch strict: the kernel uses the higher of all/<dev>.
+    await this.run(SWITCH_ROLE, ['sh', '-c', 'echo 1 > /proc/sys/net/ipv4/conf/all/rp_filter']);
     for (const address of this.plan.switchAddresses) {
       await ip(['-n', switchNamespace, 'address', 'add', address, 'dev', 'lo']);
     }

@@ -87,6 +87,7 @@ createInterface({ input: process.stdin }).on('line', (line) => {
       print({ event: 'error', message: `send to ${command.to.address}:${command.to.port}: ${err.message}` });
   });
 });
-// stdin closing means the test is gone: stop.
-process.stdin.on('end', () => socket.close());
-process.once('SIGTERM', () => socket.close());
+// stdin closing means the test is gone; the open stdin would otherwise keep the process alive after SIGTERM.
+const stop = (): void => socket.close(() => process.exit(0));
+process.stdin.on('end', stop);
+process.once('SIGTERM', stop);

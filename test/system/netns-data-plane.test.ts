@@ -17,7 +17,7 @@ import {
   type UdpAddress,
 } from '../../scripts/testbed/netns-parts.ts';
 import type { NetnsProcess } from '../../scripts/testbed/netns-process.ts';
-import { NetnsTestbed, netnsPlanFromTopology } from '../../scripts/testbed/netns-testbed.ts';
+import { NetnsTestbed, netnsPlanFromTopology, SWITCH_ROLE } from '../../scripts/testbed/netns-testbed.ts';
 import { requireSystem } from './support/requirements.ts';
 
 const TOPOLOGY_PATH = 'p4/control-plane/netns.yaml';
@@ -143,6 +143,25 @@ describe('reference data plane across network namespaces (system)', function () 
     const service = services.find((candidate) => candidate.serviceId === SENSOR_STATS_ID);
     assert.ok(service, 'the admin interface lists sensor-stats');
     return service;
+  };
+
+  /** node-a's view once two reads agree (its monitor stopped): registers holding still. */
+  const stableNodeView = async (nodeId: number): Promise<NodeView> => {
+    const [view] = await pollUntil(
+      async () => [await nodeView(nodeId), await nodeView(nodeId)] as const,
+      ([first, second]) => first.lastSequence === second.lastSequence,
+      { timeoutMs: WAIT_MS, what: `node ${nodeId}'s registers holding still` },
+    );
+    return view;
+  };
+  /** Packets the switch namespace's kernel dropped for arriving on the wrong link (TcpExt IPReversePathFilter). */
+  const reversePathDrops = async (): Promise<number> => {
+    const lines = (await testbed!.run(SWITCH_ROLE, ['cat', '/proc/net/netstat'])).split('\n');
+    const names = lines.find((line) => line.startsWith('TcpExt:'))?.split(/\s+/) ?? [];
+    const values = lines.filter((line) => line.startsWith('TcpExt:'))[1]?.split(/\s+/) ?? [];
+    const value = Number(values[names.indexOf('IPReversePathFilter')]);
+    assert.ok(Number.isInteger(value), 'the switch namespace counts reverse-path drops in /proc/net/netstat');
+    return value;
   };
 
   /** Sends a CLAIM from `endpoint` and returns the data plane's answer (CLAIM_ACCEPTED or CLAIM_STALE). */
@@ -344,11 +363,7 @@ describe('reference data plane across network namespaces (system)', function () 
     const a = nodeByName('node-a');
     // node-a's monitor stops so its registers hold still; node-b's keeps reporting.
     await monitors[0]?.stop();
-    const before = await pollUntil(
-      async () => [await nodeView(a.id), await nodeView(a.id)] as const,
-      ([first, second]) => first.lastSequence === second.lastSequence,
-      { timeoutMs: WAIT_MS, what: "node-a's registers holding still" },
-    ).then(([view]) => view);
+    const before = await stableNodeView(a.id);
     const dropsBefore = await dropCount('UNKNOWN_SENDER');
     const spoofed = encodeHeader(
       header({
@@ -388,6 +403,42 @@ describe('reference data plane across network namespaces (system)', function () 
     );
     assert.equal(accepted.cpuLoadBp, 1234, "node-a's own METRICS sets its CPU load");
     assert.equal(await dropCount('UNKNOWN_SENDER'), dropsBefore + 1, 'no further UNKNOWN_SENDER drop');
+  });
+
+  it("stops a METRICS with node-a's forged source address on node-b's link at the switch host, before the data plane", async () => {
+    const a = nodeByName('node-a');
+    const bed = testbed!;
+    const before = await stableNodeView(a.id);
+    const filteredBefore = await reversePathDrops();
+    // node-b takes node-a's address as its own: its packets then carry node-a's source address.
+    await bed.run('node-b', ['ip', 'address', 'add', `${a.ipv4}/32`, 'dev', 'eth0']);
+    try {
+      const forger = await UdpEndpoint.start(bed, 'node-b', { address: a.ipv4 });
+      forger.send(
+        dataPlaneControl,
+        encodeHeader(
+          header({
+            type: PacketType.METRICS,
+            nodeId: a.id,
+            sequence: before.lastSequence + 1,
+            cpuLoadBp: 4321,
+          }),
+        ),
+      );
+      // Counted in the kernel when dropped: after this the packet can no longer reach the data plane.
+      await pollUntil(reversePathDrops, (count) => count === filteredBefore + 1, {
+        timeoutMs: WAIT_MS,
+        what: "the switch's reverse-path filter dropping the forged packet",
+      });
+      await forger.process.stop();
+    } finally {
+      await bed.run('node-b', ['ip', 'address', 'delete', `${a.ipv4}/32`, 'dev', 'eth0']);
+    }
+    assert.deepEqual(
+      { ...(await nodeView(a.id)), isLive: before.isLive },
+      before,
+      "the forged METRICS changed none of node-a's registers",
+    );
   });
 
   it("steers the client's requests to the VIP to the owner's function host, answers from the VIP, and follows node-b's CLAIM", async () => {
