@@ -1,3 +1,7 @@
+// The three paths of data between real separate hosts: node-a, node-b and a client in network namespaces
+// linked by veths to a switch namespace running the reference data plane (p4/control-plane/netns.yaml).
+// Monitors, function hosts, UDP endpoints and the load generator run inside the namespaces as processes;
+// the test reads the data plane through its admin interface. Needs root and iproute2 (requireSystem).
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,5 @@
+// The namespace testbed itself (scripts/testbed/netns-testbed.ts): plans from a topology, links that carry
+// packets, names unique per run, and cleanup that leaves nothing behind, after success or a failed build.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 
