@@ -2,7 +2,8 @@
 // reference data plane (p4/control-plane/local.yaml) and two node monitors with synthetic load, claims
 // sensor-stats for node-a as its agent would, then prints the data plane's per-node loads once a second
 // and every ADVICE and CLAIM decision it makes. Invariant: everything it started is closed before it returns.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
@@ -24,7 +25,10 @@ import { EDGESHIFT_UDP_PORT, PacketType } from '../p4/protocol/edgeshift-protoco
 import type { PipelineEvent } from '../p4/reference/pipeline.ts';
 import { startReferenceDataPlane } from '../p4/reference/reference-data-plane.ts';
 import { labelsFromTopology } from '../p4/reference/switch-commands.ts';
+import { parseAgentStatus, type AgentResultView } from './cli/agent-control.ts';
+import { migrationResultLines } from './cli/commands/migrate.ts';
 import { DataPlaneAdminClient } from './cli/data-plane-admin.ts';
+import type { LoadReport } from './loadgen/load-generator.ts';
 
 export const DEFAULT_TOPOLOGY_PATH = new URL('../p4/control-plane/local.yaml', import.meta.url);
 
@@ -279,6 +283,149 @@ export async function runDemo(options: DemoOptions): Promise<DemoResult> {
   return counts;
 }
 
+export interface FullDemoOptions {
+  /** Length of the load run; the overload starts 2 s in. */
+  readonly durationMs: number;
+  readonly plotPath: string;
+  readonly write?: (line: string) => void;
+  readonly json?: boolean;
+  readonly signal?: AbortSignal;
+  readonly logLevel?: LogLevel;
+}
+
+export interface FullDemoResult {
+  readonly advices: number;
+  readonly migrations: readonly AgentResultView[];
+  readonly lost: number;
+  readonly duplicates: number;
+  readonly wrongState: number;
+}
+
+const FULL_LOAD_RATE_HZ = 200;
+const FULL_LOAD_KEYS = 60;
+const OVERLOAD_AFTER_MS = 2000;
+
+/**
+ * The full demo: two local nodes (function host, peer agent, node monitor from their recipes), the data
+ * plane and an open-loop load on ingest → sensor-stats. node-a's monitor is reconfigured to 95% CPU;
+ * the data plane advises node-a, its agent moves sensor-stats to node-b (in-network CLAIM) under load.
+ */
+export async function runFullDemo(options: FullDemoOptions): Promise<FullDemoResult> {
+  const logLevel = options.logLevel ?? 'error';
+  const printer = new DemoPrinter(
+    options.write ?? ((line) => process.stdout.write(line + '\n')),
+    options.json === true,
+  );
+  printer.event('start', 'building the component artifacts and starting node-a and node-b (about 20 s)…', {});
+  // Loaded here, not at the top: the minimal demo does not need them, and their module loggers read
+  // EDGESHIFT_LOG_LEVEL when loaded (main sets it from --log-level first).
+  const [
+    { TwoNodeTestbed },
+    { LoadGenerator },
+    { counterStateChecker },
+    { formatSummary },
+    { renderLatencySvg },
+  ] = await Promise.all([
+    import('./testbed/two-node-testbed.ts'),
+    import('./loadgen/load-generator.ts'),
+    import('./loadgen/reply-checker.ts'),
+    import('./loadgen/timeline-table.ts'),
+    import('./plot/latency-plot.ts'),
+  ]);
+  const bed = await TwoNodeTestbed.start({
+    adminPort: 0,
+    sensorStatsOptions: { windowLength: 32, paddingBytesPerKey: 2048 },
+    logger: createLogger('testbed', { level: logLevel }),
+  });
+  const counts = { advices: 0 };
+  const labels = labelsFromTopology(bed.topology);
+  try {
+    const admin = new DataPlaneAdminClient(bed.dataPlane.admin?.url);
+    const generator = new LoadGenerator({
+      target: bed.target('ingest'),
+      service: 'ingest',
+      rateHz: FULL_LOAD_RATE_HZ,
+      durationMs: options.durationMs,
+      keyCount: FULL_LOAD_KEYS,
+      replyDeadlineMs: 5000,
+      checkState: counterStateChecker(),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+    });
+    const unsubscribe = bed.dataPlane.pipeline.subscribe((event) => {
+      if (event.kind === 'advice') {
+        counts.advices += 1;
+        if (counts.advices === 1) generator.mark('first ADVICE');
+        printer.event(
+          'advice',
+          `advice: ${labels.nodes.get(event.nodeId) ?? event.nodeId} overloaded (${percent(event.nodeLoadBp).trim()}) → offload ${labels.services.get(event.serviceId) ?? event.serviceId} to ${labels.nodes.get(event.targetNodeId) ?? event.targetNodeId}`,
+          { ...event },
+        );
+      } else if (event.kind === 'claim') {
+        const node = labels.nodes.get(event.nodeId) ?? String(event.nodeId);
+        if (event.isAccepted) generator.mark(`CLAIM ${node}#${event.epoch}`);
+        printer.event(
+          'claim',
+          `claim: ${node} claims ${labels.services.get(event.serviceId) ?? event.serviceId} at epoch ${event.epoch} → ${event.isAccepted ? 'accepted' : 'stale'}`,
+          { ...event, node },
+        );
+      }
+    });
+    printer.event(
+      'load',
+      `load: ${FULL_LOAD_RATE_HZ} requests/s on ingest → sensor-stats for ${options.durationMs / 1000} s`,
+      {},
+    );
+    const running = generator.run();
+    const summary = setInterval(() => {
+      void printSummary(printer, admin).catch(() => undefined);
+    }, 1000);
+    const overload = setTimeout(() => {
+      printer.event('overload', "node-a's monitor now reports 95% CPU (configuration merge, no restart)", {});
+      generator.mark('node-a at 95%');
+      void bed
+        .localNode('node-a')
+        .nucleus.mergeConfiguration('com.edgeshift.NodeMonitor', {
+          source: { kind: 'synthetic', cpu: { shape: 'constant', percent: 95 } },
+        })
+        .catch((err: unknown) => printer.event('error', `error: ${String(err)}`, {}));
+    }, OVERLOAD_AFTER_MS);
+    let report: LoadReport;
+    try {
+      report = await running;
+    } finally {
+      clearInterval(summary);
+      clearTimeout(overload);
+      unsubscribe();
+    }
+    const status = parseAgentStatus(await bed.agentStatus('node-a'));
+    for (const result of status.lastResults) {
+      for (const line of migrationResultLines(result)) printer.event('migration', line, {});
+    }
+    if (status.lastResults.length === 0) printer.event('migration', 'no migration happened', {});
+    for (const line of formatSummary(report).split('\n')) printer.event('summary', line, {});
+    await mkdir(path.dirname(options.plotPath), { recursive: true });
+    await writeFile(
+      options.plotPath,
+      renderLatencySvg({
+        buckets: report.buckets,
+        bucketMs: report.bucketMs,
+        markers: report.markers,
+        title: `ingest → sensor-stats at ${FULL_LOAD_RATE_HZ} Hz while sensor-stats moves node-a → node-b`,
+      }),
+    );
+    printer.event('plot', `latency plot: ${options.plotPath}`, { plotPath: options.plotPath });
+    return {
+      advices: counts.advices,
+      migrations: status.lastResults,
+      lost: report.totals.lost,
+      duplicates: report.totals.duplicates,
+      wrongState: report.totals.wrongState,
+    };
+  } finally {
+    await bed.close();
+  }
+}
+
 function integer(value: string): number {
   if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`expected a non-negative integer, got "${value}"`);
   return Number(value);
@@ -305,6 +452,12 @@ async function main(argv: readonly string[]): Promise<void> {
     .option('--no-follow-advice', 'do not let node-b claim the service when the data plane advises it')
     .option('--json', 'JSON lines instead of text', false)
     .option(
+      '--full',
+      'two full local nodes (function host, peer agent, monitor), load, and an ADVICE-triggered migration',
+      false,
+    )
+    .option('--plot <file>', 'where --full writes the latency plot (SVG)', '.edgeshift/demo-latency.svg')
+    .option(
       '--log-level <level>',
       'log level of the data plane and monitors (debug|info|warn|error|silent)',
       'error',
@@ -318,12 +471,26 @@ async function main(argv: readonly string[]): Promise<void> {
       followAdvice: boolean;
       json: boolean;
       logLevel: LogLevel;
+      full: boolean;
+      plot: string;
     }>();
-  const topology = await loadDemoTopology(flags.topology, flags.loopbackOctet);
   const abort = new AbortController();
   const stop = (): void => abort.abort();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  if (flags.full) {
+    process.env.EDGESHIFT_LOG_LEVEL ??= flags.logLevel;
+    const result = await runFullDemo({
+      durationMs: flags.durationMs === 0 ? 20_000 : flags.durationMs,
+      plotPath: flags.plot,
+      json: flags.json,
+      logLevel: flags.logLevel,
+      signal: abort.signal,
+    });
+    process.exitCode = result.migrations.some((m) => m.outcome === 'committed') ? 0 : 1;
+    return;
+  }
+  const topology = await loadDemoTopology(flags.topology, flags.loopbackOctet);
   await runDemo({
     topology,
     durationMs: flags.durationMs,

@@ -133,6 +133,12 @@ function badAnswer(what: string, body: unknown): EdgeShiftError {
   );
 }
 
+/** Validates an agent status answer (also used by the demo, which reads it through the test bed). */
+export function parseAgentStatus(body: unknown): AgentStatusView {
+  if (!validateStatus(body)) throw badAnswer('status', body);
+  return body;
+}
+
 export class AgentControlClient {
   private readonly topic: string;
 
@@ -145,9 +151,9 @@ export class AgentControlClient {
   }
 
   async status(): Promise<AgentStatusView> {
-    const body = await this.ipc.request(this.topic, { op: 'status' }, { timeoutMs: this.timeoutMs });
-    if (!validateStatus(body)) throw badAnswer('status', body);
-    return body;
+    return parseAgentStatus(
+      await this.ipc.request(this.topic, { op: 'status' }, { timeoutMs: this.timeoutMs }),
+    );
   }
 
   /** Starts a migration without waiting for it; progress is read with status(). */

@@ -49,7 +49,12 @@ async function configuredCutover(ipc: IpcClient, service: string): Promise<strin
   return typeof cutover === 'string' ? cutover : undefined;
 }
 
-function resultLines(result: AgentResultView): string[] {
+function ms(value: number): string {
+  return value.toFixed(1);
+}
+
+/** A migration result as text: outcome line, transition timeline, timing and size numbers. */
+export function migrationResultLines(result: AgentResultView): string[] {
   const startMs = result.transitions[0]?.atMs ?? 0;
   return [
     `migration ${result.migrationId} ${result.outcome}: ${result.service} ${result.sourceNodeId} → ${result.targetNodeId}, epoch ${result.epoch}, ${result.cutover} cutover`,
@@ -64,7 +69,7 @@ function resultLines(result: AgentResultView): string[] {
       ],
       result.transitions,
     ),
-    `total ${result.totalMs} ms, transfer ${result.transferMs} ms, freeze window ${result.freezeWindowMs} ms, cutover ${result.cutoverMs} ms`,
+    `total ${ms(result.totalMs)} ms, transfer ${ms(result.transferMs)} ms, freeze window ${ms(result.freezeWindowMs)} ms, cutover ${ms(result.cutoverMs)} ms`,
     `snapshot ${result.snapshotBytes} bytes in ${result.chunkCount} chunks, ${result.deltaRounds} delta rounds (${result.deltaBytes} bytes), ${result.bufferedRequests} requests buffered, ${result.forwardedRequests} forwarded`,
   ];
 }
@@ -123,7 +128,7 @@ export function registerMigrate(program: Command, contextOf: (command: Command) 
         if (!context.options.json)
           context.io.out(`migration ${migrationId}: ${service} ${thingName} → ${options.to}`);
         const result = await follow(context, agent, migrationId, options.waitMs);
-        context.print(result, () => resultLines(result));
+        context.print(result, () => migrationResultLines(result));
         if (result.outcome !== 'committed') {
           const reason = result.abortReason;
           throw new EdgeShiftError(
