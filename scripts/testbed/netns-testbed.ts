@@ -21,6 +21,7 @@ const NAME_PREFIX = 'edgeshift-';
 const NAME_PATTERN = /^edgeshift-(\d+)-[0-9a-f]{4}-/;
 // Interface names are at most 15 bytes (IFNAMSIZ - 1); the switch side of a link is named after its host.
 const MAX_INTERFACE_NAME_BYTES = 15;
+const CLEANUP_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
 export interface NetnsHostPlan {
   /** Host role, also the name of the switch-side interface of its link (e.g. "node-a"). */
@@ -116,12 +117,23 @@ function isProcessAlive(pid: number): boolean {
   }
 }
 
+/** Kills every process still inside the namespace (grandchildren too), then deletes it; idempotent. */
 function deleteNamespace(name: string): void {
-  // Idempotent: a namespace already gone is what we wanted.
   try {
+    const pids = execFileSync('ip', ['netns', 'pids', name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    for (const pid of pids.split('\n').filter((line) => /^\d+$/.test(line))) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+      } catch {
+        /* exited meanwhile */
+      }
+    }
     execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
   } catch {
-    /* already deleted */
+    /* already deleted: what we wanted */
   }
 }
 
@@ -161,6 +173,11 @@ export class NetnsTestbed {
   private readonly processes = new Set<NetnsProcess>();
   private destroying: Promise<void> | undefined;
   private readonly onExit = (): void => this.destroyNow();
+  // A signal ends Node without an 'exit' event: clean up, then die of the signal as if unhandled.
+  private readonly onSignal = (signal: NodeJS.Signals): void => {
+    this.destroyNow();
+    if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+  };
 
   private constructor(plan: NetnsPlan) {
     this.plan = plan;
@@ -177,6 +194,7 @@ export class NetnsTestbed {
     const testbed = new NetnsTestbed(plan);
     // Registered before the first namespace exists: a test run that exits without after() still cleans up.
     process.once('exit', testbed.onExit);
+    for (const signal of CLEANUP_SIGNALS) process.once(signal, testbed.onSignal);
     try {
       await testbed.build();
     } catch (err) {
@@ -237,6 +255,7 @@ export class NetnsTestbed {
     for (const child of this.processes) child.kill();
     for (const name of this.namespaces.values()) deleteNamespace(name);
     process.off('exit', this.onExit);
+    for (const signal of CLEANUP_SIGNALS) process.off(signal, this.onSignal);
   }
 
   private async build(): Promise<void> {

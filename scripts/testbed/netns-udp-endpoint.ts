@@ -88,6 +88,8 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   });
 });
 // stdin closing means the test is gone; the open stdin would otherwise keep the process alive after SIGTERM.
-const stop = (): void => socket.close(() => process.exit(0));
+const stop = (): void => {
+  socket.close(() => process.exit(0));
+};
 process.stdin.on('end', stop);
 process.once('SIGTERM', stop);
