@@ -2,8 +2,10 @@
 // packets, names unique per run, and cleanup that leaves nothing behind, after success or a failed build.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 import { loadTopology } from '../../p4/control-plane/topology.ts';
+import { pollUntil } from '../../scripts/testbed/netns-parts.ts';
 import {
   listTestbedNamespaces,
   NetnsTestbed,
@@ -25,6 +27,23 @@ const PLAN: NetnsPlan = {
 /** `ip` output of a command run inside a namespace. */
 function inNamespace(namespace: string, args: readonly string[]): string {
   return execFileSync('ip', ['netns', 'exec', namespace, ...args], { encoding: 'utf8' });
+}
+
+function pidsIn(namespace: string): number[] {
+  return execFileSync('ip', ['netns', 'pids', namespace], { encoding: 'utf8' })
+    .split('\n')
+    .filter((line) => /^\d+$/.test(line))
+    .map(Number);
+}
+
+/** Running, not a zombie: a killed orphan stays a zombie until init reaps it. */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** The pid of a process that has exited (for a "dead run" namespace name). */
@@ -106,8 +125,16 @@ describe('netns-testbed (system)', function () {
     it('stops its processes and deletes its namespaces on destroy, and a second destroy does nothing', async () => {
       const testbed = await NetnsTestbed.create(PLAN);
       const sleeper = testbed.spawn('left', ['sleep', '600']);
+      // A grandchild the testbed never saw: found through the namespace itself.
+      testbed.spawn('right', ['sh', '-c', 'sleep 600 & wait']);
+      const insidePids = await pollUntil(
+        () => Promise.resolve(pidsIn(testbed.namespace('right'))),
+        (pids) => pids.length === 2,
+        { timeoutMs: 10_000, what: 'sh and its sleep inside right' },
+      );
       await testbed.destroy();
       assert.equal(sleeper.isRunning, false, 'the process inside the namespace was stopped');
+      assert.deepEqual(insidePids.filter(isAlive), [], 'no process of the namespace survives it');
       const names = listTestbedNamespaces();
       for (const role of [SWITCH_ROLE, 'left', 'right']) {
         assert.ok(!names.includes(testbed.namespace(role)), `${testbed.namespace(role)} is gone`);
@@ -147,10 +174,19 @@ describe('netns-testbed (system)', function () {
       const stale = `edgeshift-${await deadPid()}-abcd-switch`;
       const live = await NetnsTestbed.create(PLAN);
       execFileSync('ip', ['netns', 'add', stale]);
+      // A process the dead run left running inside its namespace.
+      const orphan = spawn('ip', ['netns', 'exec', stale, 'sleep', '600'], { stdio: 'ignore' });
+      const orphanExited = new Promise((resolve) => orphan.once('exit', resolve));
       try {
+        await pollUntil(
+          () => Promise.resolve(pidsIn(stale)),
+          (pids) => pids.length === 1,
+          { timeoutMs: 10_000, what: 'the orphan inside the stale namespace' },
+        );
         const removed = removeStaleNamespaces();
         assert.ok(removed.includes(stale), `the dead run's namespace is removed: ${removed.join(', ')}`);
         assert.ok(!listTestbedNamespaces().includes(stale), `${stale} is gone`);
+        await orphanExited;
         assert.ok(listTestbedNamespaces().includes(live.namespace(SWITCH_ROLE)), 'the live testbed is kept');
       } finally {
         execFileSync('sh', ['-c', `ip netns delete ${stale} 2>/dev/null || true`]);
