@@ -60,6 +60,8 @@ export interface TwoNodeTestbedOptions {
   readonly adminPort?: number;
   /** Component restart delay of the local nodes after a crash (default 1000 ms). */
   readonly restartDelayMs?: number;
+  /** EDGESHIFT_LOG_LEVEL of the components, whose logs go to <root>/<node>/logs/ (default info). */
+  readonly componentLogLevel?: string;
   readonly logger?: Logger;
 }
 
@@ -215,6 +217,8 @@ export class TwoNodeTestbed {
           rootPath: info.rootPath,
           thingName: name,
           restartDelayMs: options.restartDelayMs ?? 1000,
+          // Component logs go to files (logPath), which the fault tests read: info whatever the test runner sets.
+          componentEnv: { ...process.env, EDGESHIFT_LOG_LEVEL: options.componentLogLevel ?? 'info' },
           stopGraceMs: 3000,
           logger: logger.child(name),
           merge: {
