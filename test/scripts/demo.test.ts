@@ -1,9 +1,12 @@
 // Runs the embedded demo as `npm run demo` does and in-process, on loopback addresses of its own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 
-import { DEFAULT_TOPOLOGY_PATH, loadDemoTopology, runDemo } from '../../scripts/demo.ts';
+import { DEFAULT_TOPOLOGY_PATH, loadDemoTopology, runDemo, runFullDemo } from '../../scripts/demo.ts';
 
 const run = promisify(execFile);
 
@@ -79,5 +82,33 @@ describe('demo', function () {
       records.some((record) => record.kind === 'loads'),
       'a loads record',
     );
+  });
+
+  // The two-node test bed's fixed 127.0.0.10-12 addresses: runs alone, like the end-to-end tests.
+  it('--full: the ADVICE for node-a moves sensor-stats to node-b under load, none lost, and writes the plot', async function () {
+    this.timeout(150_000);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'edgeshift-demo-'));
+    try {
+      const lines: string[] = [];
+      const plotPath = path.join(dir, 'plot.svg');
+      const result = await runFullDemo({ durationMs: 6000, plotPath, write: (line) => lines.push(line) });
+      const text = lines.join('\n');
+      assert.ok(result.advices >= 1, `at least one ADVICE for node-a:\n${text}`);
+      assert.match(text, /advice: node-a overloaded \(95\.0%\) → offload sensor-stats to node-b/);
+      assert.match(
+        text,
+        /claim: node-b claims sensor-stats at epoch 2 → accepted/,
+        'the agent of node-b claimed it',
+      );
+      assert.deepEqual(
+        result.migrations.map((move) => [move.service, move.sourceNodeId, move.targetNodeId, move.outcome]),
+        [['sensor-stats', 'node-a', 'node-b', 'committed']],
+        'one committed move, started by the agent on ADVICE',
+      );
+      assert.deepEqual([result.lost, result.duplicates, result.wrongState], [0, 0, 0], 'hitless');
+      assert.match(await readFile(plotPath, 'utf8'), /^<svg /, 'an SVG plot');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
