@@ -20,7 +20,11 @@ describe('components/common/errors', () => {
   it('documents every catalog code in docs/errors.md with the same description and remedy', async () => {
     const documented = await documentedCodes();
     for (const [code, entry] of Object.entries(ERROR_CATALOG)) {
-      assert.deepEqual(documented.get(code), [entry.description, entry.howToSolve], `docs/errors.md row for ${code}`);
+      assert.deepEqual(
+        documented.get(code),
+        [entry.description, entry.howToSolve],
+        `docs/errors.md row for ${code}`,
+      );
     }
     assert.deepEqual(
       [...documented.keys()].sort(),
