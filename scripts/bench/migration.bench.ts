@@ -1,0 +1,183 @@
+// Benchmark of moving the stateful sensor-stats function on the two-node test bed
+// (scripts/testbed/two-node-testbed.ts) under open-loop load, for about 1 MiB and 64 MiB of state:
+// cutover time and freeze window (p50, max over the moves), requests lost and duplicated, p99 latency
+// in the move windows over steady p99, state-transfer throughput against raw loopback TCP measured in
+// the same run. Writes the latency plot of the 64 MiB run to build/bench/migration-latency.svg.
+import { mkdir, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+
+import type { MigrationResult } from '../../agent/migration/source-migration.ts';
+import { PROJECT_ROOT } from '../build-artifacts.ts';
+import type { BucketSummary } from '../loadgen/latency-timeline.ts';
+import { LoadGenerator, type LoadReport } from '../loadgen/load-generator.ts';
+import { counterStateChecker } from '../loadgen/reply-checker.ts';
+import { renderLatencySvg } from '../plot/latency-plot.ts';
+import { sharedArtifactDir, TwoNodeTestbed, type NodeName } from '../testbed/two-node-testbed.ts';
+import { median, type Benchmark, type Metrics } from './harness.ts';
+
+const RATE_HZ = 300;
+const KEY_COUNT = 60;
+const PADDING_BYTES = 8192;
+/** Bytes of one sensor's window (16 readings) with its padding. */
+const BYTES_PER_SENSOR = 8 + 16 * 8 + PADDING_BYTES;
+const MIB = 1024 * 1024;
+const PLOT_PATH = path.join(PROJECT_ROOT, 'build', 'bench', 'migration-latency.svg');
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function prefillKeysFor(stateBytes: number): number {
+  return Math.max(0, Math.round(stateBytes / BYTES_PER_SENSOR) - KEY_COUNT);
+}
+
+interface Window {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** p99 of the buckets a move overlaps (worst bucket) and the median bucket p99 away from any move. */
+function latencySplit(
+  report: LoadReport,
+  windows: readonly Window[],
+): { windowP99Ms: number; steadyP99Ms: number } {
+  const overlaps = (bucket: BucketSummary): boolean =>
+    windows.some(
+      (window) =>
+        bucket.startMs < window.endMs + report.bucketMs && bucket.startMs + report.bucketMs > window.startMs,
+    );
+  // The first second warms the path up (JIT, ARP-free loopback, sockets): left out of the steady state.
+  const answered = report.buckets.filter((bucket) => bucket.replied > 0 && bucket.startMs >= 1000);
+  const inWindows = answered.filter(overlaps).map((bucket) => bucket.p99Ms);
+  const steady = answered.filter((bucket) => !overlaps(bucket)).map((bucket) => bucket.p99Ms);
+  return { windowP99Ms: Math.max(0, ...inWindows), steadyP99Ms: median(steady) };
+}
+
+/** Loopback TCP throughput of one connection for `bytes`, the ceiling a state transfer is compared with. */
+async function rawTcpMiBPerS(bytes: number): Promise<number> {
+  let received = 0;
+  let done: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => (done = resolve));
+  const server = net.createServer((socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received >= bytes) done();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await new Promise<void>((resolve) => client.once('connect', resolve));
+  const chunk = Buffer.alloc(1 << 20, 7);
+  const startedMs = performance.now();
+  for (let sent = 0; sent < bytes; sent += chunk.length) {
+    if (!client.write(chunk)) await new Promise((resolve) => client.once('drain', resolve));
+  }
+  await finished;
+  const elapsedMs = performance.now() - startedMs;
+  client.destroy();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return bytes / MIB / (elapsedMs / 1000);
+}
+
+interface SizeRun {
+  readonly moves: readonly MigrationResult[];
+  readonly report: LoadReport;
+  readonly windows: readonly Window[];
+}
+
+async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> {
+  const bed = await TwoNodeTestbed.start({
+    sensorStatsOptions: {
+      windowLength: 16,
+      paddingBytesPerKey: PADDING_BYTES,
+      prefillKeys: prefillKeysFor(stateBytes),
+    },
+  });
+  try {
+    const stop = new AbortController();
+    const generator = new LoadGenerator({
+      target: bed.target('ingest'),
+      service: 'ingest',
+      rateHz: RATE_HZ,
+      durationMs: 600_000,
+      keyCount: KEY_COUNT,
+      replyDeadlineMs: 5000,
+      checkState: counterStateChecker(),
+      signal: stop.signal,
+    });
+    const running = generator.run();
+    const moves: MigrationResult[] = [];
+    await pause(2500);
+    for (let index = 0; index < moveCount; index += 1) {
+      const to: NodeName = index % 2 === 0 ? 'node-b' : 'node-a';
+      generator.mark(`move to ${to}`);
+      const move = await bed.migrate('sensor-stats', to);
+      generator.mark(`${to} owns`);
+      if (move.outcome !== 'committed')
+        throw new Error(`move to ${to} aborted: ${JSON.stringify(move.abortReason)}`);
+      moves.push(move);
+      await pause(2000);
+    }
+    stop.abort();
+    const report = await running;
+    // Markers come in pairs: the move's start and its end, on the report's time axis.
+    const windows: Window[] = [];
+    for (let index = 0; index + 1 < report.markers.length; index += 2) {
+      windows.push({ startMs: report.markers[index]!.atMs, endMs: report.markers[index + 1]!.atMs });
+    }
+    return { moves, report, windows };
+  } finally {
+    await bed.close();
+  }
+}
+
+function sizeMetrics(prefix: string, run: SizeRun): Metrics {
+  const cutover = run.moves.map((move) => move.cutoverMs);
+  const freeze = run.moves.map((move) => move.freezeWindowMs);
+  const throughput = run.moves.map((move) => move.snapshotBytes / MIB / (move.transferMs / 1000));
+  const { windowP99Ms, steadyP99Ms } = latencySplit(run.report, run.windows);
+  return {
+    [`${prefix}StateBytes`]: median(run.moves.map((move) => move.snapshotBytes)),
+    [`${prefix}CutoverP50Ms`]: median(cutover),
+    [`${prefix}CutoverMaxMs`]: Math.max(...cutover),
+    [`${prefix}FreezeP50Ms`]: median(freeze),
+    [`${prefix}FreezeMaxMs`]: Math.max(...freeze),
+    [`${prefix}MoveTotalP50Ms`]: median(run.moves.map((move) => move.totalMs)),
+    [`${prefix}TransferMiBPerS`]: median(throughput),
+    [`${prefix}LostRequests`]: run.report.totals.lost,
+    [`${prefix}DuplicateReplies`]: run.report.totals.duplicates,
+    [`${prefix}WrongStateReplies`]: run.report.totals.wrongState,
+    [`${prefix}WindowP99Ms`]: windowP99Ms,
+    [`${prefix}SteadyP99Ms`]: steadyP99Ms,
+    [`${prefix}WindowOverSteadyP99`]: steadyP99Ms > 0 ? windowP99Ms / steadyP99Ms : 0,
+  };
+}
+
+export const benchmark: Benchmark = {
+  name: 'migration',
+  description:
+    'sensor-stats moved A<->B on the two-node test bed under 300 req/s, 1 MiB and 64 MiB of state (in-network cutover)',
+  async run(context) {
+    await sharedArtifactDir();
+    const moveCount = context.isQuick ? 2 : 4;
+    const small = await runSize(1 * MIB, moveCount);
+    const large = await runSize(64 * MIB, context.isQuick ? 2 : 3);
+    const rawMiBPerS = await rawTcpMiBPerS(256 * MIB);
+    const firstMove = large.windows[0];
+    if (firstMove !== undefined) {
+      await mkdir(path.dirname(PLOT_PATH), { recursive: true });
+      const markers = large.report.markers.filter((marker) => marker.atMs <= firstMove.endMs + 3000);
+      const buckets = large.report.buckets.filter((bucket) => bucket.startMs <= firstMove.endMs + 3000);
+      await writeFile(
+        PLOT_PATH,
+        renderLatencySvg({ buckets, markers, title: 'sensor-stats, 64 MiB, one move under 300 req/s' }),
+      );
+    }
+    const largeMetrics = sizeMetrics('mib64', large);
+    return {
+      ...sizeMetrics('mib1', small),
+      ...largeMetrics,
+      rawTcpMiBPerS: rawMiBPerS,
+      mib64TransferOverRawTcpPercent: ((largeMetrics.mib64TransferMiBPerS ?? 0) / rawMiBPerS) * 100,
+    };
+  },
+};
