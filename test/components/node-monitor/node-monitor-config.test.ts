@@ -81,7 +81,7 @@ describe('components/node-monitor/node-monitor-config', () => {
         field: '/source/cpu/percent',
       },
       { name: 'a port of 0', config: { dataPlane: { port: 0 } }, field: '/dataPlane/port' },
-      { name: 'an unknown key', config: { periodMS: 100 }, field: '/ must NOT have additional properties' },
+      { name: 'an unknown key', config: { periodMS: 100 }, field: "/ has unknown property 'periodMS'" },
       {
         name: 'a time constant below the period',
         config: { periodMs: 1000, smoothingTimeConstantMs: 200 },
