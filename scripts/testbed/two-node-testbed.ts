@@ -5,7 +5,8 @@
 // way the node CLI does (the agent's local control topic over IPC). Invariant: start() either runs the
 // whole bed or leaves nothing running, and close() ends everything it started.
 import dgram from 'node:dgram';
-import { mkdtemp, open, readdir, readFile, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -73,6 +74,41 @@ export interface TestbedNodeInfo {
 }
 
 let builtArtifacts: Promise<string> | undefined;
+
+/** Roots of the beds running in this process: their component processes die with it (see killOnExit). */
+const runningRoots = new Set<string>();
+
+/** Pids of node processes whose command line names a file under `dir` (whose path contains `part`). */
+function processesUnder(dir: string, part = ''): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let args: string[];
+    try {
+      args = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue; // the process ended meanwhile
+    }
+    if (args[0]?.endsWith('node') === true && args.some((arg) => arg.startsWith(dir) && arg.includes(part)))
+      pids.push(Number(entry));
+  }
+  return pids;
+}
+
+// A test runner that exits at once (mocha --exit after a timeout) skips close(): the components it
+// started must not outlive it and hold the test bed's addresses.
+function killOnExit(): void {
+  for (const root of runningRoots) {
+    for (const pid of processesUnder(root)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+process.once('exit', killOnExit);
 
 /** Builds the component artifacts once per process (about 10 s) into a temporary directory. */
 export function sharedArtifactDir(): Promise<string> {
@@ -174,6 +210,8 @@ export class TwoNodeTestbed {
     const logger = options.logger ?? createLogger('testbed');
     const rootDir = options.rootDir ?? (await mkdtemp(path.join(os.tmpdir(), 'edgeshift-testbed-')));
     const cleanup: (() => Promise<void>)[] = [];
+    runningRoots.add(rootDir);
+    cleanup.push(() => Promise.resolve(void runningRoots.delete(rootDir)));
     try {
       const topology = await loadTopology(TOPOLOGY_PATH);
       const withRoute: Topology = { ...topology, routes: [...topology.routes, CLIENT_ROUTE] };
@@ -412,19 +450,11 @@ export class TwoNodeTestbed {
   }
 
   /** SIGKILLs a component's process on a node, as a crash would; the local node restarts it after restartDelayMs. */
-  async killComponent(name: NodeName, component: TestbedComponent): Promise<number[]> {
+  killComponent(name: NodeName, component: TestbedComponent): Promise<number[]> {
     const marker = path.join(this.nodes[name].info.rootPath, 'packages');
-    const pids: number[] = [];
-    for (const entry of await readdir('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-      const args = cmdline.split('\0');
-      if (args[0]?.endsWith('node') !== true) continue;
-      if (args.some((arg) => arg.startsWith(marker) && arg.includes(`/${component}/`)))
-        pids.push(Number(entry));
-    }
+    const pids = processesUnder(marker, `/${component}/`);
     for (const pid of pids) process.kill(pid, 'SIGKILL');
-    return pids;
+    return Promise.resolve(pids);
   }
 
   /**
@@ -511,6 +541,7 @@ export class TwoNodeTestbed {
       await this.owned.gates[name].close();
     }
     await this.dataPlane.close();
+    runningRoots.delete(this.owned.rootDir);
     if (this.owned.removeRoot) await rm(this.owned.rootDir, { recursive: true, force: true });
   }
 }
