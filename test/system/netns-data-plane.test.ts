@@ -8,7 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { loadTopology, type Topology } from '../../p4/control-plane/topology.ts';
-import { decodeHeader, encodeHeader, type EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
+import {
+  decodeHeader,
+  encodeHeader,
+  headerOf,
+  type EdgeShiftHeader,
+} from '../../p4/protocol/edgeshift-header.ts';
 import { EDGESHIFT_UDP_PORT, PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
 import {
   DataPlaneProcess,
@@ -59,20 +64,7 @@ interface CounterView {
   }[];
 }
 
-function header(
-  fields: Partial<EdgeShiftHeader> & Pick<EdgeShiftHeader, 'type' | 'nodeId'>,
-): EdgeShiftHeader {
-  return {
-    serviceId: 0,
-    sequence: 0,
-    epoch: 0,
-    cpuLoadBp: 0,
-    memLoadBp: 0,
-    inflightRequests: 0,
-    targetNodeId: 0,
-    ...fields,
-  };
-}
+const header = headerOf;
 
 function decoded(datagram: Datagram): EdgeShiftHeader | undefined {
   const result = decodeHeader(datagram.payload);
