@@ -57,7 +57,7 @@ async function deadPid(): Promise<number> {
 describe('netns-testbed (system)', function () {
   this.timeout(60_000);
 
-  before(() => requireSystem(['root', 'ip']));
+  before(() => requireSystem(['root', 'ip', 'ping']));
 
   describe('netnsPlanFromTopology', () => {
     it('gives each node and client its address, link prefix and the .254 gateway, and the switch the data-plane address and VIPs', async () => {

@@ -12,13 +12,15 @@ function hasCommand(command: string): boolean {
 }
 
 /** Throws when a requirement is missing; `.ci/run` installs all of them. */
-export function requireSystem(parts: readonly ('mosquitto' | 'root' | 'ip')[]): void {
+export function requireSystem(parts: readonly ('mosquitto' | 'root' | 'ip' | 'ping')[]): void {
   const missing: string[] = [];
   for (const part of parts) {
     if (part === 'mosquitto' && !hasCommand('mosquitto')) {
       missing.push('mosquitto (Debian package: apt-get install mosquitto)');
     }
     if (part === 'ip' && !hasCommand('ip')) missing.push('ip (Debian package: apt-get install iproute2)');
+    if (part === 'ping' && !hasCommand('ping'))
+      missing.push('ping (Debian package: apt-get install iputils-ping)');
     if (part === 'root' && process.getuid?.() !== 0)
       missing.push('root (network namespaces need CAP_NET_ADMIN)');
   }
