@@ -14,7 +14,7 @@ import { stringify } from 'yaml';
 import { encodeMessage } from '../../components/function-host/request-wire.ts';
 import { LoadGenerator, type LoadReport } from '../loadgen/load-generator.ts';
 import { counterStateChecker } from '../loadgen/reply-checker.ts';
-import { decodeHeader, encodeHeader } from '../../p4/protocol/edgeshift-header.ts';
+import { decodeHeader, encodeHeader, headerOf } from '../../p4/protocol/edgeshift-header.ts';
 import { EDGESHIFT_UDP_PORT, PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
 import { buildUdpFrame, parseIpv4 } from '../../p4/protocol/udp-frame.ts';
 import { ReferencePipeline } from '../../p4/reference/pipeline.ts';
@@ -68,17 +68,15 @@ function measurePipeline(iterations: number): { metricsNsPerFrame: number; reque
     buildUdpFrame({
       ...base,
       dstPort: EDGESHIFT_UDP_PORT,
-      payload: encodeHeader({
-        type: PacketType.METRICS,
-        nodeId: 1,
-        serviceId: 0,
-        sequence: i + 1,
-        epoch: 0,
-        cpuLoadBp: 100,
-        memLoadBp: 100,
-        inflightRequests: 0,
-        targetNodeId: 0,
-      }),
+      payload: encodeHeader(
+        headerOf({
+          type: PacketType.METRICS,
+          nodeId: 1,
+          sequence: i + 1,
+          cpuLoadBp: 100,
+          memLoadBp: 100,
+        }),
+      ),
     }),
   );
   const request = buildUdpFrame({
@@ -131,17 +129,15 @@ async function cpuUs(pid: number): Promise<number> {
 async function claimUntilAnswered(): Promise<void> {
   const socket = dgram.createSocket('udp4');
   await new Promise<void>((resolve) => socket.bind({ address: NODE_A, port: 0 }, () => resolve()));
-  const claim = encodeHeader({
-    type: PacketType.CLAIM,
-    nodeId: 1,
-    serviceId: 1,
-    sequence: 1,
-    epoch: 1,
-    cpuLoadBp: 0,
-    memLoadBp: 0,
-    inflightRequests: 0,
-    targetNodeId: 0,
-  });
+  const claim = encodeHeader(
+    headerOf({
+      type: PacketType.CLAIM,
+      nodeId: 1,
+      serviceId: 1,
+      sequence: 1,
+      epoch: 1,
+    }),
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       const deadline = Date.now() + START_TIMEOUT_MS;

@@ -2,6 +2,7 @@
 // greengrasscoreipc; the envelopes and byte encoding beside it are pure and reusable on their own.
 export {
   connectIpc,
+  createSdkClient,
   IpcClient,
   payloadToBytes,
   toIpcError,

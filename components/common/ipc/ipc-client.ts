@@ -118,7 +118,8 @@ export function toIpcError(operation: string, err: unknown): EdgeShiftError {
   return new EdgeShiftError(code, `${operation} failed: ${message}`, { context: { operation }, cause: err });
 }
 
-function createSdkClient(socketPath: string, authToken: string): greengrasscoreipc.Client {
+/** The real SDK client for a socket and token (also used by tests that drive the nucleus at wire level). */
+export function createSdkClient(socketPath: string, authToken: string): greengrasscoreipc.Client {
   const config = greengrasscoreipc.createDefaultClientConfig();
   config.hostName = socketPath;
   // The default transform reads SVCUID once at module load; set the token given to this client.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'mocha';
 import { createLogger } from '../../../components/common/logger.ts';
-import { encodeHeader } from '../../../p4/protocol/edgeshift-header.ts';
+import { encodeHeader, headerOf } from '../../../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../../../p4/protocol/edgeshift-protocol.ts';
 import { buildUdpFrame, parseIpv4 } from '../../../p4/protocol/udp-frame.ts';
 import { DecisionLog } from '../../../p4/reference/decision-log.ts';
@@ -61,17 +61,16 @@ describe('decision-log', () => {
       dstIp: '10.0.0.254',
       srcPort: 4000,
       dstPort: 7700,
-      payload: encodeHeader({
-        type: PacketType.METRICS,
-        nodeId: 1,
-        serviceId: 0,
-        sequence: 5,
-        epoch: 0,
-        cpuLoadBp: 1234,
-        memLoadBp: 10,
-        inflightRequests: 2,
-        targetNodeId: 0,
-      }),
+      payload: encodeHeader(
+        headerOf({
+          type: PacketType.METRICS,
+          nodeId: 1,
+          sequence: 5,
+          cpuLoadBp: 1234,
+          memLoadBp: 10,
+          inflightRequests: 2,
+        }),
+      ),
     });
     pipeline.process(metrics, 1, 0n);
     log.logSummary();

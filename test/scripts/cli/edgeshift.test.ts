@@ -17,6 +17,7 @@ import { functionHostComponentOptions } from '../../../components/function-host/
 import { runNodeMonitorComponent } from '../../../components/node-monitor/node-monitor-component.ts';
 import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
 import { EDGESHIFT_UDP_PORT, PacketType } from '../../../p4/protocol/edgeshift-protocol.ts';
+import { headerOf } from '../../../p4/protocol/edgeshift-header.ts';
 import {
   startReferenceDataPlane,
   type ReferenceDataPlane,
@@ -104,17 +105,15 @@ describe('scripts/cli/edgeshift', function () {
       listen: { address: nodeA.ipv4, port: 0 },
       log: createLogger('link', { level: 'silent' }),
     });
-    await link.send({
-      type: PacketType.CLAIM,
-      nodeId: 1,
-      serviceId: 1,
-      sequence: 1,
-      epoch: 1,
-      cpuLoadBp: 0,
-      memLoadBp: 0,
-      inflightRequests: 0,
-      targetNodeId: 0,
-    });
+    await link.send(
+      headerOf({
+        type: PacketType.CLAIM,
+        nodeId: 1,
+        serviceId: 1,
+        sequence: 1,
+        epoch: 1,
+      }),
+    );
     await link.close();
 
     nucleus = new LocalNucleus({ socketPath: path.join(dir, 'ipc.socket'), thingName: NODE });

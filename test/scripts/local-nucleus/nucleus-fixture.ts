@@ -6,7 +6,9 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+import type { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
+
+import { createSdkClient } from '../../../components/common/ipc/index.ts';
 
 import {
   decodeFrame,
@@ -39,15 +41,7 @@ export function mqttProxyPolicy(operations: string[], resources: string[]): Reco
   };
 }
 
-export function sdkClient(socketPath: string, authToken: string): greengrasscoreipc.Client {
-  const config = greengrasscoreipc.createDefaultClientConfig();
-  config.hostName = socketPath;
-  config.connectTransform = (options) => {
-    options.message.payload = JSON.stringify({ authToken });
-    return Promise.resolve(options.message);
-  };
-  return greengrasscoreipc.createClient(config);
-}
+export const sdkClient = createSdkClient;
 
 export async function startNucleus(options: Partial<LocalNucleusOptions> = {}): Promise<NucleusFixture> {
   const directory = await mkdtemp(join(tmpdir(), 'local-nucleus-'));
