@@ -55,6 +55,7 @@ export const AGENT_DEFAULTS = {
   placement: { highLoadBp: 8000, lowLoadBp: 5000, consecutiveSamples: 3, cooldownMs: 30_000 },
   settings: {
     chunkBytes: 1024 * 1024,
+    transferBytesPerSecond: 0,
     deltaThresholdBytes: 64 * 1024,
     maxDeltaRounds: 5,
     completeForwardAttempts: 5,

@@ -86,6 +86,7 @@ function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
       return {
         bufferedRequests: count(op, f, 'bufferedRequests'),
         stateChecksum: text(op, f, 'stateChecksum'),
+        ...(f.finalDelta === undefined ? {} : { finalDelta: bytes(op, f, 'finalDelta') }),
       };
     case 'activate':
       return { stateChecksum: text(op, f, 'stateChecksum') };

@@ -12,11 +12,7 @@ import {
   peerServiceDefinition,
   type AbortRequestMessage,
   type AbortResponseMessage,
-  type ActivateRequestMessage,
-  type ActivateResponseMessage,
   type CommitResponseMessage,
-  type CutoverRequestMessage,
-  type CutoverResponseMessage,
   type DeltaRequestMessage,
   type DeltaResponseMessage,
   type MigrationOrderMessage,
@@ -26,6 +22,8 @@ import {
   type PrepareResponseMessage,
   type StateChunkMessage,
   type StatusResponseMessage,
+  type TakeOverRequestMessage,
+  type TakeOverResponseMessage,
   type TransferSummaryMessage,
 } from './peer-proto.ts';
 import { createPeerChannelCredentials, peerChannelOptions, type TlsMaterial } from './peer-tls.ts';
@@ -79,12 +77,8 @@ export class PeerClient {
     return this.unary('ApplyDelta', request, parsePeerMessage.DeltaResponse, timeoutMs);
   }
 
-  activate(request: ActivateRequestMessage, timeoutMs: number): Promise<ActivateResponseMessage> {
-    return this.unary('Activate', request, parsePeerMessage.ActivateResponse, timeoutMs);
-  }
-
-  cutover(request: CutoverRequestMessage, timeoutMs: number): Promise<CutoverResponseMessage> {
-    return this.unary('Cutover', request, parsePeerMessage.CutoverResponse, timeoutMs);
+  takeOver(request: TakeOverRequestMessage, timeoutMs: number): Promise<TakeOverResponseMessage> {
+    return this.unary('TakeOver', request, parsePeerMessage.TakeOverResponse, timeoutMs);
   }
 
   commit(request: MigrationRefMessage, timeoutMs: number): Promise<CommitResponseMessage> {

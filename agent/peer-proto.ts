@@ -75,25 +75,20 @@ export interface DeltaRequestMessage {
   readonly round: number;
   readonly delta: Buffer;
   readonly delta_sha256: Buffer;
-  readonly is_final: boolean;
 }
 export interface DeltaResponseMessage {
   readonly round: number;
 }
-export interface ActivateRequestMessage {
+export interface TakeOverRequestMessage {
   readonly migration_id: string;
   readonly epoch: number;
+  readonly final_delta: Buffer;
+  readonly final_delta_sha256: Buffer;
   readonly expected_state_checksum: string;
-}
-export interface ActivateResponseMessage {
-  readonly state_checksum: string;
-}
-export interface CutoverRequestMessage {
-  readonly migration_id: string;
-  readonly epoch: number;
   readonly source_request_endpoint: UdpEndpointMessage;
 }
-export interface CutoverResponseMessage {
+export interface TakeOverResponseMessage {
+  readonly state_checksum: string;
   readonly epoch: number;
   readonly cutover_ms: number;
 }
@@ -248,40 +243,30 @@ export const parsePeerMessage = {
       round: uint(f, m, 'round'),
       delta: bytes(f, m, 'delta'),
       delta_sha256: sha256Field(f, m, 'delta_sha256'),
-      is_final: flag(f, m, 'is_final'),
     };
   },
   DeltaResponse: (value: unknown): DeltaResponseMessage => {
     return { round: uint(asFields(value, 'DeltaResponse'), 'DeltaResponse', 'round') };
   },
-  ActivateRequest: (value: unknown): ActivateRequestMessage => {
-    const m = 'ActivateRequest';
+  TakeOverRequest: (value: unknown): TakeOverRequestMessage => {
+    const m = 'TakeOverRequest';
     const f = asFields(value, m);
     return {
       migration_id: text(f, m, 'migration_id', { nonEmpty: true }),
       epoch: uint(f, m, 'epoch'),
+      final_delta: bytes(f, m, 'final_delta'),
+      final_delta_sha256: sha256Field(f, m, 'final_delta_sha256'),
       expected_state_checksum: text(f, m, 'expected_state_checksum'),
-    };
-  },
-  ActivateResponse: (value: unknown): ActivateResponseMessage => {
-    return {
-      state_checksum: text(asFields(value, 'ActivateResponse'), 'ActivateResponse', 'state_checksum'),
-    };
-  },
-  CutoverRequest: (value: unknown): CutoverRequestMessage => {
-    const m = 'CutoverRequest';
-    const f = asFields(value, m);
-    return {
-      migration_id: text(f, m, 'migration_id', { nonEmpty: true }),
-      epoch: uint(f, m, 'epoch'),
       source_request_endpoint: endpoint(f, m, 'source_request_endpoint'),
     };
   },
-  CutoverResponse: (value: unknown): CutoverResponseMessage => {
-    const f = asFields(value, 'CutoverResponse');
+  TakeOverResponse: (value: unknown): TakeOverResponseMessage => {
+    const m = 'TakeOverResponse';
+    const f = asFields(value, m);
     return {
-      epoch: uint(f, 'CutoverResponse', 'epoch'),
-      cutover_ms: uint(f, 'CutoverResponse', 'cutover_ms'),
+      state_checksum: text(f, m, 'state_checksum'),
+      epoch: uint(f, m, 'epoch'),
+      cutover_ms: uint(f, m, 'cutover_ms'),
     };
   },
   CommitResponse: (value: unknown): CommitResponseMessage => {

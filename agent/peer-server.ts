@@ -13,11 +13,7 @@ import {
   toServiceError,
   type AbortRequestMessage,
   type AbortResponseMessage,
-  type ActivateRequestMessage,
-  type ActivateResponseMessage,
   type CommitResponseMessage,
-  type CutoverRequestMessage,
-  type CutoverResponseMessage,
   type DeltaRequestMessage,
   type DeltaResponseMessage,
   type MigrationOrderMessage,
@@ -27,6 +23,8 @@ import {
   type PrepareResponseMessage,
   type StateChunkMessage,
   type StatusResponseMessage,
+  type TakeOverRequestMessage,
+  type TakeOverResponseMessage,
   type TransferSummaryMessage,
 } from './peer-proto.ts';
 import { createPeerServerCredentials, type TlsMaterial } from './peer-tls.ts';
@@ -45,8 +43,7 @@ export interface PeerHandlers {
     caller: PeerCaller,
   ): Promise<TransferSummaryMessage>;
   applyDelta(request: DeltaRequestMessage, caller: PeerCaller): Promise<DeltaResponseMessage>;
-  activate(request: ActivateRequestMessage, caller: PeerCaller): Promise<ActivateResponseMessage>;
-  cutover(request: CutoverRequestMessage, caller: PeerCaller): Promise<CutoverResponseMessage>;
+  takeOver(request: TakeOverRequestMessage, caller: PeerCaller): Promise<TakeOverResponseMessage>;
   commit(request: MigrationRefMessage, caller: PeerCaller): Promise<CommitResponseMessage>;
   abort(request: AbortRequestMessage, caller: PeerCaller): Promise<AbortResponseMessage>;
   getStatus(caller: PeerCaller): Promise<StatusResponseMessage>;
@@ -139,11 +136,8 @@ function buildImplementation(
     ApplyDelta: unaryHandler('ApplyDelta', parsePeerMessage.DeltaRequest, allowed, (r, c) =>
       handlers.applyDelta(r, c),
     ),
-    Activate: unaryHandler('Activate', parsePeerMessage.ActivateRequest, allowed, (r, c) =>
-      handlers.activate(r, c),
-    ),
-    Cutover: unaryHandler('Cutover', parsePeerMessage.CutoverRequest, allowed, (r, c) =>
-      handlers.cutover(r, c),
+    TakeOver: unaryHandler('TakeOver', parsePeerMessage.TakeOverRequest, allowed, (r, c) =>
+      handlers.takeOver(r, c),
     ),
     CommitMigration: unaryHandler('CommitMigration', parsePeerMessage.MigrationRef, allowed, (r, c) =>
       handlers.commit(r, c),

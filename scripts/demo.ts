@@ -340,7 +340,7 @@ export async function runFullDemo(options: FullDemoOptions): Promise<FullDemoRes
   const counts = { advices: 0 };
   const labels = labelsFromTopology(bed.topology);
   try {
-    const admin = new DataPlaneAdminClient(bed.dataPlane.admin?.url);
+    const admin = new DataPlaneAdminClient(bed.dataPlane.adminUrl);
     const generator = new LoadGenerator({
       target: bed.target('ingest'),
       service: 'ingest',
@@ -351,7 +351,7 @@ export async function runFullDemo(options: FullDemoOptions): Promise<FullDemoRes
       checkState: counterStateChecker(),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
-    const unsubscribe = bed.dataPlane.pipeline.subscribe((event) => {
+    const unsubscribe = await bed.dataPlane.subscribe((event) => {
       if (event.kind === 'advice') {
         counts.advices += 1;
         if (counts.advices === 1) generator.mark('first ADVICE');

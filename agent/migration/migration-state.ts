@@ -11,11 +11,12 @@ export enum MigrationState {
   TRANSFERRING_SNAPSHOT = 'TRANSFERRING_SNAPSHOT',
   /** Pre-copy rounds while the source keeps serving. */
   COPYING_DELTAS = 'COPYING_DELTAS',
-  /** Source stopped processing and buffers arrivals; the last delta is on its way. */
+  /** Source stopped processing and buffers arrivals; it took the last delta. */
   FROZEN = 'FROZEN',
   ACTIVATING = 'ACTIVATING',
   /** Target holds the whole state at the new epoch and waits for the cutover. */
   ACTIVATED = 'ACTIVATED',
+  /** Target takes ownership; on the source, the whole TakeOver call (last delta, activation, cutover). */
   CUTTING_OVER = 'CUTTING_OVER',
   /** The data path sends the service's requests to the target. */
   CUT_OVER = 'CUT_OVER',
@@ -35,7 +36,7 @@ export const ALLOWED_TRANSITIONS: ReadonlyMap<MigrationState, readonly Migration
   [S.PREPARING, [S.TRANSFERRING_SNAPSHOT, S.COPYING_DELTAS, S.FROZEN, S.ACTIVATING, S.ABORTING]],
   [S.TRANSFERRING_SNAPSHOT, [S.COPYING_DELTAS, S.ABORTING]],
   [S.COPYING_DELTAS, [S.FROZEN, S.ACTIVATING, S.ABORTING]],
-  [S.FROZEN, [S.ACTIVATING, S.ABORTING]],
+  [S.FROZEN, [S.CUTTING_OVER, S.ABORTING]],
   [S.ACTIVATING, [S.ACTIVATED, S.ABORTING]],
   [S.ACTIVATED, [S.CUTTING_OVER, S.ABORTING]],
   [S.CUTTING_OVER, [S.CUT_OVER, S.ABORTING]],

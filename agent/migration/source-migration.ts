@@ -1,11 +1,13 @@
 // The source side of one migration: prepare on the target, stream the snapshot in checksummed
-// chunks, pre-copy deltas until they are small, freeze, send the last delta, have the target activate
-// (checksums must match) and cut over, then hand over buffered requests and commit.
+// chunks, pre-copy deltas until they are small, freeze (taking the last delta), have the target import
+// it, activate (checksums must match) and cut over in one TakeOver call, then hand over buffered
+// requests and commit. The freeze window is where requests wait, so it holds three round trips only:
+// freeze, TakeOver, handOver.
 // Invariant: a failure before CUT_OVER leaves the source serving (resume processes everything it
 // buffered) and tells the target to drop its partial state; a failure after CUT_OVER completes forward.
 import { createHash } from 'node:crypto';
 
-import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
+import { hasErrorCode } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
 import type {
   FunctionHostControl,
@@ -36,6 +38,11 @@ export interface MigrationTimeouts {
 
 export interface MigrationSettings {
   readonly chunkBytes: number;
+  /**
+   * Ceiling on the snapshot stream, bytes per second (0: none). The source keeps serving while it
+   * streams: a transfer that takes every CPU cycle shows up as request latency on both nodes.
+   */
+  readonly transferBytesPerSecond: number;
   /** Pre-copy stops once a delta is smaller than this... */
   readonly deltaThresholdBytes: number;
   /** ...or after this many rounds, whichever comes first. */
@@ -62,7 +69,7 @@ export interface SourceMigrationPlan {
 /** The peer calls the source makes (PeerClient, or anything with the same shape). */
 export type SourcePeer = Pick<
   PeerClient,
-  'prepare' | 'openStateStream' | 'applyDelta' | 'activate' | 'cutover' | 'commit' | 'abort'
+  'prepare' | 'openStateStream' | 'applyDelta' | 'takeOver' | 'commit' | 'abort'
 >;
 
 export interface SourceMigrationDeps {
@@ -92,7 +99,7 @@ export interface MigrationResult {
   readonly transferMs: number;
   /** From the freeze until buffered requests were handed over (or resumed, on abort). */
   readonly freezeWindowMs: number;
-  /** The Cutover step alone (CLAIM round trip, or route update). */
+  /** The cutover step alone on the target (CLAIM round trip, or route update). */
   readonly cutoverMs: number;
   readonly totalMs: number;
   readonly bufferedRequests: number;
@@ -215,9 +222,8 @@ export class SourceMigration {
     this.measured.targetEndpoint = prepared.request_endpoint;
     if (exported !== undefined && exported.chunkCount > 0) await this.transferSnapshot(exported.chunkCount);
     if (plan.isStateful) await this.preCopyDeltas();
-    await this.freezeAndSendLastDelta();
-    await this.activateOnTarget();
-    await this.cutOver();
+    const frozen = await this.freeze();
+    await this.takeOver(frozen);
   }
 
   private async transferSnapshot(chunkCount: number): Promise<void> {
@@ -239,6 +245,7 @@ export class SourceMigration {
       };
       // One chunk is read ahead while the previous one is written: at most two chunks are held here.
       let nextChunk = read(0);
+      let sentBytes = 0;
       for (let index = 0; index < chunkCount; index += 1) {
         const chunk = await nextChunk;
         if (index + 1 < chunkCount) nextChunk = read(index + 1);
@@ -254,6 +261,8 @@ export class SourceMigration {
           is_last: isLast,
           total_sha256: isLast ? total.digest() : EMPTY,
         });
+        sentBytes += data.byteLength;
+        await this.paceTransfer(startedMs, sentBytes);
       }
       await stream.finish();
     };
@@ -262,17 +271,26 @@ export class SourceMigration {
     this.run.transition([S.TRANSFERRING_SNAPSHOT], S.COPYING_DELTAS);
   }
 
+  /** Waits until `sentBytes` is within transferBytesPerSecond of the stream's start. */
+  private paceTransfer(startedMs: number, sentBytes: number): Promise<void> {
+    const { transferBytesPerSecond } = this.deps.settings;
+    if (transferBytesPerSecond <= 0) return Promise.resolve();
+    const waitMs = startedMs + (sentBytes / transferBytesPerSecond) * 1000 - this.deps.clock.nowMs();
+    if (waitMs <= 0) return Promise.resolve();
+    return new Promise((resolve) => this.deps.clock.setTimer(resolve, waitMs));
+  }
+
   private async preCopyDeltas(): Promise<void> {
     if (this.run.state === S.PREPARING) this.run.transition([S.PREPARING], S.COPYING_DELTAS);
     const { deltaThresholdBytes, maxDeltaRounds } = this.deps.settings;
     for (let round = 1; round <= maxDeltaRounds; round += 1) {
-      const deltaBytes = await this.sendDelta(false);
+      const deltaBytes = await this.sendDelta();
       if (deltaBytes < deltaThresholdBytes) return;
     }
   }
 
   /** Takes the next delta from the host and applies it on the target; returns its size. */
-  private async sendDelta(isFinal: boolean): Promise<number> {
+  private async sendDelta(): Promise<number> {
     const { plan, deps } = this;
     const taken = await this.host({ op: 'nextDelta', service: plan.service, migrationId: plan.migrationId });
     const delta = asBuffer(taken.delta);
@@ -280,7 +298,7 @@ export class SourceMigration {
     await this.step(
       'delta',
       deps.peer.applyDelta(
-        { migration_id: plan.migrationId, round, delta, delta_sha256: sha256(delta), is_final: isFinal },
+        { migration_id: plan.migrationId, round, delta, delta_sha256: sha256(delta) },
         deps.settings.timeouts.deltaMs,
       ),
       deps.settings.timeouts.deltaMs,
@@ -290,11 +308,10 @@ export class SourceMigration {
     return delta.byteLength;
   }
 
-  private expectedChecksum = '';
   /** An export (snapshot and change tracking) is open on the local function host. */
   private hasOpenExport = false;
 
-  private async freezeAndSendLastDelta(): Promise<void> {
+  private async freeze(): Promise<FunctionHostResponses['freeze']> {
     const { plan, deps } = this;
     this.run.transition([S.PREPARING, S.COPYING_DELTAS], S.FROZEN);
     this.measured.freezeStartMs = deps.clock.nowMs();
@@ -304,50 +321,30 @@ export class SourceMigration {
       deps.settings.timeouts.freezeMs,
     );
     this.measured.bufferedRequests = frozen.bufferedRequests;
-    this.expectedChecksum = plan.isStateful ? frozen.stateChecksum : '';
-    if (plan.isStateful) await this.sendDelta(true);
+    return frozen;
   }
 
-  private async activateOnTarget(): Promise<void> {
+  /** The last delta, the target's activation and its cutover in one call. */
+  private async takeOver(frozen: FunctionHostResponses['freeze']): Promise<void> {
     const { plan, deps } = this;
-    this.run.transition([S.FROZEN], S.ACTIVATING);
-    const activated = await this.step(
-      'activate',
-      deps.peer.activate(
-        { migration_id: plan.migrationId, epoch: this.epoch, expected_state_checksum: this.expectedChecksum },
-        deps.settings.timeouts.activateMs,
-      ),
-      deps.settings.timeouts.activateMs,
-    );
-    if (plan.isStateful && activated.state_checksum !== this.expectedChecksum) {
-      throw new EdgeShiftError(
-        'ERR_MIGRATION_CHECKSUM_MISMATCH',
-        `target state ${activated.state_checksum} differs from source state ${this.expectedChecksum}`,
-        { context: { migrationId: plan.migrationId } },
-      );
-    }
-    this.run.transition([S.ACTIVATING], S.ACTIVATED);
-  }
-
-  private async cutOver(): Promise<void> {
-    const { plan, deps } = this;
-    this.run.transition([S.ACTIVATED], S.CUTTING_OVER);
-    const startedMs = deps.clock.nowMs();
+    this.run.transition([S.FROZEN], S.CUTTING_OVER);
+    const finalDelta = asBuffer(frozen.finalDelta ?? EMPTY);
+    this.measured.deltaBytes += finalDelta.byteLength;
     const request = {
       migration_id: plan.migrationId,
       epoch: this.epoch,
+      final_delta: finalDelta,
+      final_delta_sha256: sha256(finalDelta),
+      expected_state_checksum: plan.isStateful ? frozen.stateChecksum : '',
       source_request_endpoint: plan.sourceEndpoint,
     };
+    const timeoutMs = deps.settings.timeouts.activateMs + deps.settings.timeouts.cutoverMs;
     try {
-      await this.step(
-        'cutover',
-        deps.peer.cutover(request, deps.settings.timeouts.cutoverMs),
-        deps.settings.timeouts.cutoverMs,
-      );
+      const answer = await this.step('takeOver', deps.peer.takeOver(request, timeoutMs), timeoutMs);
+      this.measured.cutoverMs = answer.cutover_ms;
     } catch (err) {
       if (!(await this.targetKeptTheService(err))) throw err;
     }
-    this.measured.cutoverMs = deps.clock.nowMs() - startedMs;
     this.run.transition([S.CUTTING_OVER], S.CUT_OVER);
   }
 

@@ -1,5 +1,5 @@
-// The target side of migrations: serves Prepare, TransferState, ApplyDelta, Activate, Cutover, Commit
-// and Abort for every move into this node, verifying each chunk and delta by SHA-256 and the imported
+// The target side of migrations: serves Prepare, TransferState, ApplyDelta, TakeOver, Commit and
+// Abort for every move into this node, verifying each chunk and delta by SHA-256 and the imported
 // state by the source's checksum, and driving the local function host through FunctionHostControl.
 // Invariant: before CUT_OVER any failure, abort or silence (idle timeout) drops the partial state;
 // from CUT_OVER on the target keeps the service whatever happens (the move completes forward).
@@ -18,10 +18,6 @@ import type { CutoverKind, CutoverMethod } from '../cutover/cutover-method.ts';
 import type {
   AbortRequestMessage,
   AbortResponseMessage,
-  ActivateRequestMessage,
-  ActivateResponseMessage,
-  CutoverRequestMessage,
-  CutoverResponseMessage,
   DeltaRequestMessage,
   DeltaResponseMessage,
   MigrationRefMessage,
@@ -29,6 +25,8 @@ import type {
   PrepareRequestMessage,
   PrepareResponseMessage,
   StateChunkMessage,
+  TakeOverRequestMessage,
+  TakeOverResponseMessage,
   TransferSummaryMessage,
 } from '../peer-proto.ts';
 import type { PeerCaller } from '../peer-server.ts';
@@ -254,25 +252,47 @@ export class TargetMigrations {
     return { round: request.round };
   }
 
-  async activate(request: ActivateRequestMessage, caller: PeerCaller): Promise<ActivateResponseMessage> {
+  /**
+   * The freeze-window call: checks and imports the last delta, activates (checksum must equal the
+   * source's) and cuts over. Fails before CUT_OVER drop the partial state, as any failure before it does.
+   */
+  async takeOver(request: TakeOverRequestMessage, caller: PeerCaller): Promise<TakeOverResponseMessage> {
     const session = this.sessionFor(request.migration_id, caller);
     this.touch(session);
     const { run } = session;
+    const context = { migrationId: request.migration_id };
     if (request.epoch !== run.identity.epoch) {
       throw new EdgeShiftError(
         'ERR_MIGRATION_STALE_EPOCH',
-        `activate at epoch ${request.epoch}, prepared at ${run.identity.epoch}`,
-        {
-          context: { migrationId: request.migration_id },
-        },
+        `take-over at epoch ${request.epoch}, prepared at ${run.identity.epoch}`,
+        { context },
       );
     }
     run.transition([S.PREPARING, S.COPYING_DELTAS], S.ACTIVATING);
+    if (!sha256(request.final_delta).equals(request.final_delta_sha256)) {
+      await this.abortLocally(session, 'bad final delta');
+      throw checksumMismatch(request.migration_id, 'the final delta');
+    }
+    const activated = await this.activateLocally(session, request);
+    run.transition([S.ACTIVATING], S.ACTIVATED);
+    const cutoverMs = await this.cutOver(session, request.source_request_endpoint);
+    return { state_checksum: activated.stateChecksum, epoch: run.identity.epoch, cutover_ms: cutoverMs };
+  }
+
+  private async activateLocally(
+    session: TargetSession,
+    request: TakeOverRequestMessage,
+  ): Promise<FunctionHostResponses['activate']> {
+    const { run } = session;
     const activated = await this.callHost({
       op: 'activate',
       service: run.identity.service,
       migrationId: request.migration_id,
       epoch: request.epoch,
+      ...(request.final_delta.byteLength > 0 ? { delta: request.final_delta } : {}),
+    }).catch(async (err: unknown) => {
+      await this.abortLocally(session, 'activation failed');
+      throw err;
     });
     if (
       request.expected_state_checksum !== '' &&
@@ -281,13 +301,11 @@ export class TargetMigrations {
       await this.abortLocally(session, 'activated state differs from the source');
       throw checksumMismatch(request.migration_id, `activated state ${activated.stateChecksum}`);
     }
-    run.transition([S.ACTIVATING], S.ACTIVATED);
-    return { state_checksum: activated.stateChecksum };
+    return activated;
   }
 
-  async cutover(request: CutoverRequestMessage, caller: PeerCaller): Promise<CutoverResponseMessage> {
-    const session = this.sessionFor(request.migration_id, caller);
-    this.touch(session);
+  /** Takes ownership by the service's cutover method; returns how long that took. */
+  private async cutOver(session: TargetSession, sourceEndpoint: UdpAddress): Promise<number> {
     const { run } = session;
     run.transition([S.ACTIVATED], S.CUTTING_OVER);
     const startedMs = this.options.clock.nowMs();
@@ -298,7 +316,7 @@ export class TargetMigrations {
       serviceId: session.serviceId,
       epoch: run.identity.epoch,
       newOwner: session.requestEndpoint,
-      oldOwner: request.source_request_endpoint,
+      oldOwner: sourceEndpoint,
     };
     session.pendingCutover = method.takeOwnership(change, this.options.cutoverTimeoutMs);
     try {
@@ -309,7 +327,7 @@ export class TargetMigrations {
     }
     run.transition([S.CUTTING_OVER], S.CUT_OVER);
     this.touch(session);
-    return { epoch: run.identity.epoch, cutover_ms: Math.round(this.options.clock.nowMs() - startedMs) };
+    return Math.round(this.options.clock.nowMs() - startedMs);
   }
 
   commit(request: MigrationRefMessage, caller: PeerCaller): Promise<Record<string, never>> {

@@ -211,7 +211,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
     const bufferedRequests = await runtime.freeze();
-    return { bufferedRequests, stateChecksum: runtime.store.checksum() };
+    // Taken in the same call: the freeze window is the one time a round trip delays requests.
+    if (!runtime.store.isTracking) return { bufferedRequests, stateChecksum: runtime.store.checksum() };
+    migration.snapshot = undefined;
+    const { delta } = runtime.store.takeDelta();
+    return { bufferedRequests, stateChecksum: runtime.store.checksum(), finalDelta: delta };
   }
 
   #beginImport(request: RequestOf<'beginImport'>): FunctionHostResponses['beginImport'] {
@@ -254,6 +258,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         `activate at epoch ${request.epoch}, but the import began at epoch ${migration.importEpoch}`,
       );
     }
+    if (request.delta !== undefined) runtime.store.importDelta(request.delta);
     migration.epochBeforeActivation = runtime.epoch;
     runtime.activate(request.epoch);
     return { stateChecksum: runtime.store.checksum() };
@@ -357,6 +362,7 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
 
 const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {
   nextDelta: { maxBytes: 'integer' },
+  activate: { delta: 'bytes' },
 };
 
 function isFieldValid(value: unknown, kind: FieldKind): boolean {

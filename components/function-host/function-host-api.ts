@@ -56,7 +56,12 @@ export type FunctionHostRequest =
   | ({ readonly op: 'beginImport'; readonly epoch: number } & MigrationRef)
   | ({ readonly op: 'importChunk'; readonly index: number; readonly data: Uint8Array } & MigrationRef)
   | ({ readonly op: 'importDelta'; readonly delta: Uint8Array } & MigrationRef)
-  | ({ readonly op: 'activate'; readonly epoch: number } & MigrationRef)
+  | ({
+      readonly op: 'activate';
+      readonly epoch: number;
+      /** The source's last delta, imported before activation (all of it or, on bad data, nothing). */
+      readonly delta?: Uint8Array;
+    } & MigrationRef)
   | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
   | ({ readonly op: 'resume' } & MigrationRef)
   | ({ readonly op: 'dropState' } & MigrationRef)
@@ -85,6 +90,10 @@ export interface DeltaTaken {
 
 export interface Frozen {
   readonly bufferedRequests: number;
+  /** Checksum of the whole state at the freeze: the target's after importing finalDelta. */
+  readonly stateChecksum: string;
+  /** Changes since the last delta, taken at the freeze (absent when no export tracks changes). */
+  readonly finalDelta?: Uint8Array;
 }
 
 export interface Activated {
@@ -102,7 +111,7 @@ export interface FunctionHostResponses {
   beginExport: ExportStarted;
   readExportChunk: ExportChunk;
   nextDelta: DeltaTaken;
-  freeze: Frozen & { readonly stateChecksum: string };
+  freeze: Frozen;
   beginImport: Record<string, never>;
   importChunk: Record<string, never>;
   importDelta: Record<string, never>;

@@ -22,7 +22,7 @@ import { encodeMessage } from '../../components/function-host/request-wire.ts';
 import type { FunctionSummaryWithCounters } from '../../components/function-host/service-runtime.ts';
 import { loadTopology, type Topology } from '../../p4/control-plane/topology.ts';
 import { EDGESHIFT_UDP_PORT } from '../../p4/protocol/edgeshift-protocol.ts';
-import { startReferenceDataPlane, type ReferenceDataPlane } from '../../p4/reference/reference-data-plane.ts';
+import { DataPlaneWorker } from '../../p4/reference/data-plane-worker.ts';
 import { buildArtifacts, PROJECT_ROOT } from '../build-artifacts.ts';
 import { generateCertificates } from '../generate-certs.ts';
 import { LocalNode } from '../local-nucleus/local-node.ts';
@@ -63,6 +63,11 @@ export interface TwoNodeTestbedOptions {
   readonly restartDelayMs?: number;
   /** EDGESHIFT_LOG_LEVEL of the components, whose logs go to <root>/<node>/logs/ (default info). */
   readonly componentLogLevel?: string;
+  /**
+   * Puts the gRPC links and CLAIM paths through relays of this process (link-proxies.ts) so a test can
+   * cut or hold them. Off by default: a relay adds two hops to every call and shares this process's CPU.
+   */
+  readonly faultLinks?: boolean;
   readonly logger?: Logger;
 }
 
@@ -183,25 +188,19 @@ interface RunningNode {
 export class TwoNodeTestbed {
   readonly cutover: CutoverKind;
   readonly topology: Topology;
-  /** The gRPC link from each node's agent to its peer, for cutting. */
-  readonly links: Readonly<Record<NodeName, TcpLink>>;
-  /** Each agent's path to the data plane, for holding its CLAIMs. */
-  readonly claimGates: Readonly<Record<NodeName, ClaimGate>>;
 
   private constructor(
-    readonly dataPlane: ReferenceDataPlane,
+    readonly dataPlane: DataPlaneWorker,
     private readonly nodes: Readonly<Record<NodeName, RunningNode>>,
     private readonly owned: {
       readonly rootDir: string;
       readonly removeRoot: boolean;
-      readonly links: Readonly<Record<NodeName, TcpLink>>;
-      readonly gates: Readonly<Record<NodeName, ClaimGate>>;
+      readonly links?: Readonly<Record<NodeName, TcpLink>>;
+      readonly gates?: Readonly<Record<NodeName, ClaimGate>>;
       readonly cutover: CutoverKind;
       readonly topology: Topology;
     },
   ) {
-    this.links = owned.links;
-    this.claimGates = owned.gates;
     this.cutover = owned.cutover;
     this.topology = owned.topology;
   }
@@ -220,7 +219,7 @@ export class TwoNodeTestbed {
         outDir: path.join(rootDir, 'tls'),
         nodeIds: [...NODE_NAMES],
       });
-      const dataPlane = await startReferenceDataPlane({
+      const dataPlane = await DataPlaneWorker.start({
         topology: withRoute,
         logger: logger.child('data-plane'),
         ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
@@ -230,7 +229,7 @@ export class TwoNodeTestbed {
       const dataPlaneAddress = { address: withRoute.dataPlane.ipv4, port: EDGESHIFT_UDP_PORT };
       const links = {} as Record<NodeName, TcpLink>;
       const gates = {} as Record<NodeName, ClaimGate>;
-      for (const name of NODE_NAMES) {
+      for (const name of options.faultLinks === true ? NODE_NAMES : []) {
         const peer = infos[name === 'node-a' ? 'node-b' : 'node-a'];
         links[name] = await TcpLink.start('127.0.0.1', { address: peer.ipv4, port: AGENT_GRPC_PORT });
         cleanup.push(() => links[name].close());
@@ -240,8 +239,8 @@ export class TwoNodeTestbed {
       const sensorStats = withRoute.services.find((service) => service.name === 'sensor-stats');
       if (sensorStats === undefined) throw new Error(`${TOPOLOGY_PATH} has no sensor-stats service`);
       // The control plane seeds the stateful service's owner: node-a at epoch 1, as its function host starts.
-      dataPlane.pipeline.writeRegister('service_owner', sensorStats.id, infos['node-a'].id);
-      dataPlane.pipeline.writeRegister('service_epoch', sensorStats.id, 1);
+      await dataPlane.writeRegister('service_owner', sensorStats.id, infos['node-a'].id);
+      await dataPlane.writeRegister('service_epoch', sensorStats.id, 1);
       const cutover = options.cutover ?? 'in-network';
       const nodes = {} as Record<NodeName, RunningNode>;
       for (const name of NODE_NAMES) {
@@ -272,13 +271,21 @@ export class TwoNodeTestbed {
               nodeName: name,
               grpcListenAddress: `${info.ipv4}:${AGENT_GRPC_PORT}`,
               requestAddress: info.ipv4,
-              peers: [{ nodeId: peer.id, nodeName: peer.name, grpcAddress: `127.0.0.1:${links[name].port}` }],
+              peers: [
+                {
+                  nodeId: peer.id,
+                  nodeName: peer.name,
+                  grpcAddress: links[name]
+                    ? `127.0.0.1:${links[name].port}`
+                    : `${peer.ipv4}:${AGENT_GRPC_PORT}`,
+                },
+              ],
               services: [
                 { name: 'sensor-stats', serviceId: sensorStats.id, port: sensorStats.udpPort, cutover },
               ],
               dataPlane: {
-                address: gates[name].listen.address,
-                port: gates[name].listen.port,
+                address: (gates[name]?.listen ?? dataPlaneAddress).address,
+                port: (gates[name]?.listen ?? dataPlaneAddress).port,
                 listenAddress: info.ipv4,
                 listenPort: AGENT_DATA_PLANE_PORT,
               },
@@ -324,8 +331,7 @@ export class TwoNodeTestbed {
       const bed = new TwoNodeTestbed(dataPlane, nodes, {
         rootDir,
         removeRoot: options.rootDir === undefined,
-        links,
-        gates,
+        ...(options.faultLinks === true ? { links, gates } : {}),
         cutover,
         topology: withRoute,
       });
@@ -355,6 +361,21 @@ export class TwoNodeTestbed {
     return { host: entry.vip, port: entry.udpPort };
   }
 
+  /** The gRPC link from `name`'s agent to its peer, for cutting (needs the faultLinks option). */
+  link(name: NodeName): TcpLink {
+    return this.faultLink(this.owned.links, name, 'gRPC link');
+  }
+
+  /** `name`'s agent path to the data plane, for holding its CLAIMs (needs the faultLinks option). */
+  claimGate(name: NodeName): ClaimGate {
+    return this.faultLink(this.owned.gates, name, 'CLAIM gate');
+  }
+
+  private faultLink<T>(links: Readonly<Record<NodeName, T>> | undefined, name: NodeName, what: string): T {
+    if (links === undefined) throw new Error(`the test bed has no ${what}: start it with faultLinks: true`);
+    return links[name];
+  }
+
   nodeInfo(name: NodeName): TestbedNodeInfo {
     return this.nodes[name].info;
   }
@@ -368,12 +389,12 @@ export class TwoNodeTestbed {
   }
 
   /** Node (1-based id) and epoch of a service's owner as the data plane holds them. */
-  dataPlaneOwner(service: string): { nodeId: number; epoch: number } {
+  async dataPlaneOwner(service: string): Promise<{ nodeId: number; epoch: number }> {
     const entry = this.topology.services.find((candidate) => candidate.name === service);
     if (entry === undefined) throw new Error(`no service ${service} in the topology`);
     return {
-      nodeId: this.dataPlane.pipeline.readRegister('service_owner', entry.id),
-      epoch: this.dataPlane.pipeline.readRegister('service_epoch', entry.id),
+      nodeId: await this.dataPlane.readRegister('service_owner', entry.id),
+      epoch: await this.dataPlane.readRegister('service_epoch', entry.id),
     };
   }
 
@@ -537,8 +558,8 @@ export class TwoNodeTestbed {
       await this.nodes[name].node.close();
     }
     for (const name of NODE_NAMES) {
-      await this.owned.links[name].close();
-      await this.owned.gates[name].close();
+      await this.owned.links?.[name].close();
+      await this.owned.gates?.[name].close();
     }
     await this.dataPlane.close();
     runningRoots.delete(this.owned.rootDir);

@@ -46,7 +46,11 @@ async function runWithFault<T>(
   options: Partial<TwoNodeTestbedOptions>,
   act: (bed: TwoNodeTestbed, generator: LoadGenerator) => Promise<T>,
 ): Promise<FaultRun<T>> {
-  const bed = await TwoNodeTestbed.start({ sensorStatsOptions: SENSOR_STATS_OPTIONS, ...options });
+  const bed = await TwoNodeTestbed.start({
+    sensorStatsOptions: SENSOR_STATS_OPTIONS,
+    faultLinks: true,
+    ...options,
+  });
   try {
     const generator = new LoadGenerator({
       target: bed.target('ingest'),
@@ -66,7 +70,7 @@ async function runWithFault<T>(
       report,
       outcome,
       states: await bed.stateOf(SERVICE),
-      dataPlaneOwner: bed.dataPlaneOwner(SERVICE),
+      dataPlaneOwner: await bed.dataPlaneOwner(SERVICE),
     };
   } finally {
     await bed.close();
@@ -212,7 +216,7 @@ describe('e2e/migration-faults', function () {
   it('target dies after the freeze, before the cutover: node-a resumes and processes what it buffered, nothing lost', async () => {
     const run = await runWithFault({ ...INGEST_ON_A, cutover: 'in-network' }, async (bed, generator) => {
       // Held CLAIMs keep the move between the freeze and the cutover until the target dies.
-      bed.claimGates['node-b'].hold(true);
+      bed.claimGate('node-b').hold(true);
       return moveWithFault(bed, generator, 'node-b', '-> CUTTING_OVER', async () => {
         await pause(50);
         await killNode(bed, 'node-b');
@@ -230,12 +234,12 @@ describe('e2e/migration-faults', function () {
       { agentMigration: { targetIdleTimeoutMs: 1000 } },
       async (bed, generator) => {
         const cut = await moveWithFault(bed, generator, 'node-a', '-> TRANSFERRING_SNAPSHOT', () => {
-          bed.links['node-a'].cut(true);
-          bed.links['node-b'].cut(true);
+          bed.link('node-a').cut(true);
+          bed.link('node-b').cut(true);
         });
         await pause(1500);
-        bed.links['node-a'].restore();
-        bed.links['node-b'].restore();
+        bed.link('node-a').restore();
+        bed.link('node-b').restore();
         generator.mark('move again');
         // gRPC reconnects with backoff: a move may find the channel still waiting, so try a few times.
         let again = await bed.migrate(SERVICE, 'node-b');

@@ -58,7 +58,7 @@ async function runOnce(cutover: CutoverKind, withMoves: boolean): Promise<Run> {
       report,
       moves,
       finalOwner: await bed.ownerChecksum('sensor-stats'),
-      dataPlaneOwner: bed.dataPlaneOwner('sensor-stats'),
+      dataPlaneOwner: await bed.dataPlaneOwner('sensor-stats'),
     };
   } finally {
     await bed.close();

@@ -23,15 +23,23 @@ function walk(run: MigrationRun, path: readonly S[]): void {
   for (const next of path) run.transition([run.state], next);
 }
 
-const HAPPY_PATH = [
+const SOURCE_PATH = [
   S.TRANSFERRING_SNAPSHOT,
   S.COPYING_DELTAS,
   S.FROZEN,
+  S.CUTTING_OVER,
+  S.CUT_OVER,
+  S.HANDING_OVER,
+  S.COMMITTED,
+];
+
+const TARGET_PATH = [
+  S.TRANSFERRING_SNAPSHOT,
+  S.COPYING_DELTAS,
   S.ACTIVATING,
   S.ACTIVATED,
   S.CUTTING_OVER,
   S.CUT_OVER,
-  S.HANDING_OVER,
   S.COMMITTED,
 ];
 
@@ -40,7 +48,7 @@ describe('agent/migration/migration-state', () => {
     it('walks the whole source path and logs each step as "A -> B"', () => {
       const lines: string[] = [];
       const run = newRun(lines);
-      walk(run, HAPPY_PATH);
+      walk(run, SOURCE_PATH);
       assert.equal(run.state, S.COMMITTED, 'the run ends committed');
       assert.ok(run.isFinal, 'COMMITTED is final');
       const messages = lines.map((line) => (JSON.parse(line) as { message: string }).message);
@@ -48,12 +56,18 @@ describe('agent/migration/migration-state', () => {
         'PREPARING -> TRANSFERRING_SNAPSHOT',
         'TRANSFERRING_SNAPSHOT -> COPYING_DELTAS',
       ]);
-      assert.equal(messages.length, HAPPY_PATH.length, 'one log line per transition');
+      assert.equal(messages.length, SOURCE_PATH.length, 'one log line per transition');
       assert.deepEqual(
         run.transitions.map((record) => record.atMs),
-        [5, 10, 15, 20, 25, 30, 35, 40, 45],
+        [5, 10, 15, 20, 25, 30, 35],
         'each transition is stamped with the injected clock',
       );
+    });
+
+    it('walks the whole target path', () => {
+      const run = newRun();
+      walk(run, TARGET_PATH);
+      assert.equal(run.state, S.COMMITTED);
     });
 
     it('refuses a transition when the run is not in one of the listed states', () => {
@@ -116,5 +130,6 @@ function pathTo(state: S): S[] {
   if (state === S.PREPARING) return [];
   if (state === S.ABORTING) return [S.ABORTING];
   if (state === S.ABORTED) return [S.ABORTING, S.ABORTED];
-  return HAPPY_PATH.slice(0, HAPPY_PATH.indexOf(state) + 1);
+  const path = SOURCE_PATH.includes(state) ? SOURCE_PATH : TARGET_PATH;
+  return path.slice(0, path.indexOf(state) + 1);
 }

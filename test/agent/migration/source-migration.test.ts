@@ -120,8 +120,6 @@ describe('agent/migration/source-migration', function () {
           MigrationState.TRANSFERRING_SNAPSHOT,
           MigrationState.COPYING_DELTAS,
           MigrationState.FROZEN,
-          MigrationState.ACTIVATING,
-          MigrationState.ACTIVATED,
           MigrationState.CUTTING_OVER,
           MigrationState.CUT_OVER,
           MigrationState.HANDING_OVER,
@@ -276,7 +274,11 @@ describe('agent/migration/source-migration', function () {
       };
       const result = await current.agentA.migrate(STATEFUL.name);
       assert.equal(result.outcome, 'aborted', 'the move must abort');
-      assert.equal(result.transitions.at(-2)?.from, MigrationState.ACTIVATING, 'it aborted while activating');
+      assert.equal(
+        result.transitions.at(-2)?.from,
+        MigrationState.CUTTING_OVER,
+        'it aborted in the take-over call',
+      );
       assert.ok(current.hostA.calls.includes('resume'), 'the source resumed');
       assert.ok(result.freezeWindowMs >= 0, 'the freeze window is recorded on abort too');
       assertSourceStillServes(current, sent);

@@ -154,7 +154,6 @@ describe('agent/migration/target-migrations', function () {
           round: 1,
           delta: Buffer.alloc(0),
           delta_sha256: sha256(Buffer.alloc(0)),
-          is_final: false,
         },
         10_000,
       ),
@@ -162,13 +161,23 @@ describe('agent/migration/target-migrations', function () {
     );
   });
 
-  it('refuses an activation before the snapshot was complete (illegal transition)', async () => {
+  it('refuses a take-over before the snapshot was complete (illegal transition)', async () => {
     await prepare('m-early');
     const stream = client.openStateStream(10_000);
     await stream.write(chunksOf('m-early')[0]!);
     await until(() => nodes.hostB.calls.includes('importChunk'), 'the first chunk is imported');
     await assert.rejects(
-      client.activate({ migration_id: 'm-early', epoch: 2, expected_state_checksum: '' }, 10_000),
+      client.takeOver(
+        {
+          migration_id: 'm-early',
+          epoch: 2,
+          final_delta: Buffer.alloc(0),
+          final_delta_sha256: sha256(Buffer.alloc(0)),
+          expected_state_checksum: '',
+          source_request_endpoint: { address: '127.0.0.1', port: STATEFUL.port },
+        },
+        10_000,
+      ),
       (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_ILLEGAL_TRANSITION',
       'TRANSFERRING_SNAPSHOT -> ACTIVATING is not an edge of the machine',
     );

@@ -190,24 +190,13 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         if (data === undefined) throw new Error(`no export chunk ${request.index}`);
         return { index: request.index, data, isLast: request.index === (sim.exportChunks?.length ?? 0) - 1 };
       }
-      case 'nextDelta': {
-        const puts: Record<string, string> = {};
-        const deletes: string[] = [];
-        for (const key of sim.dirty ?? []) {
-          const value = sim.state.get(key);
-          if (value === undefined) deletes.push(key);
-          else puts[key] = value.toString('base64');
-        }
-        sim.dirty = new Set();
-        const changedKeys = Object.keys(puts).length + deletes.length;
-        return {
-          delta: changedKeys === 0 ? new Uint8Array(0) : Buffer.from(JSON.stringify({ puts, deletes })),
-          changedKeys,
-        };
-      }
-      case 'freeze':
+      case 'nextDelta':
+        return takeDelta(sim);
+      case 'freeze': {
         sim.role = 'frozen';
-        return { bufferedRequests: sim.buffered.length, stateChecksum: stateChecksum(sim.state) };
+        const frozen = { bufferedRequests: sim.buffered.length, stateChecksum: stateChecksum(sim.state) };
+        return sim.dirty === undefined ? frozen : { ...frozen, finalDelta: takeDelta(sim).delta };
+      }
       case 'beginImport':
         sim.role = 'importing';
         sim.state = new Map();
@@ -224,6 +213,7 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         return {};
       case 'activate':
         this.parseImport(sim);
+        if (request.delta !== undefined && request.delta.byteLength > 0) this.applyDelta(sim, request.delta);
         sim.role = 'owner';
         sim.epoch = request.epoch;
         return { stateChecksum: stateChecksum(sim.state) };
@@ -303,4 +293,21 @@ export class InMemoryFunctionHost implements FunctionHostControl {
     if (sim === undefined) throw new Error(`${this.nodeName} has no service ${service}`);
     return sim;
   }
+}
+
+/** Changes since the last mark as JSON (puts in base64, deletes), then marks again. */
+function takeDelta(sim: ServiceSim): { delta: Uint8Array; changedKeys: number } {
+  const puts: Record<string, string> = {};
+  const deletes: string[] = [];
+  for (const key of sim.dirty ?? []) {
+    const value = sim.state.get(key);
+    if (value === undefined) deletes.push(key);
+    else puts[key] = value.toString('base64');
+  }
+  sim.dirty = new Set();
+  const changedKeys = Object.keys(puts).length + deletes.length;
+  return {
+    delta: changedKeys === 0 ? new Uint8Array(0) : Buffer.from(JSON.stringify({ puts, deletes })),
+    changedKeys,
+  };
 }

@@ -19,6 +19,7 @@ export const STATELESS = { name: 'ingest', serviceId: 3, port: 7103 } as const;
 
 export const TEST_SETTINGS: PeerAgentSettings = {
   chunkBytes: 256 * 1024,
+  transferBytesPerSecond: 0,
   deltaThresholdBytes: 64,
   maxDeltaRounds: 4,
   completeForwardAttempts: 3,

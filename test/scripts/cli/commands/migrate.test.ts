@@ -35,7 +35,7 @@ describe('scripts/cli/commands/migrate', function () {
         '--ipc',
         accessFile,
         '--data-plane-admin',
-        bed.dataPlane.admin?.url ?? '',
+        bed.dataPlane.adminUrl ?? '',
         'migrate',
         'sensor-stats',
         '--to',
@@ -60,7 +60,7 @@ describe('scripts/cli/commands/migrate', function () {
       'timings',
     );
     const services: string[] = [];
-    await runCli(['--data-plane-admin', bed.dataPlane.admin?.url ?? '', 'services'], {
+    await runCli(['--data-plane-admin', bed.dataPlane.adminUrl ?? '', 'services'], {
       out: (line) => services.push(line),
       err: () => undefined,
       env: {},
