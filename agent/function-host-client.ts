@@ -50,7 +50,7 @@ function bytes(op: Op, value: Fields, field: string): Uint8Array {
 const ROLES = new Set(['owner', 'frozen', 'forwarding', 'importing', 'standby']);
 
 /** Checks a reply against its op's response type; returns it typed. */
-function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
+export function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
   if (op === 'listFunctions') {
     if (!Array.isArray(value)) throw badReply(op, '(root)');
     return value.map((item: unknown) => {
@@ -94,6 +94,8 @@ function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
       return { forwardedRequests: count(op, f, 'forwardedRequests') };
     case 'resume':
       return { processedBufferedRequests: count(op, f, 'processedBufferedRequests') };
+    case 'openControlChannel':
+      return { address: text(op, f, 'address'), port: count(op, f, 'port'), token: text(op, f, 'token') };
     default:
       return {};
   }

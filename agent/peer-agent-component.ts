@@ -18,6 +18,7 @@ import {
 import { serveCloudCommands } from './cloud-commands.ts';
 import { agentControlTopic, handleControlRequest, parseControlRequest } from './control-service.ts';
 import { DataPlaneLink } from './cutover/data-plane-link.ts';
+import { ChannelFunctionHostControl } from './function-host-channel.ts';
 import { IpcFunctionHostControl } from './function-host-client.ts';
 import { PeerAgent } from './peer-agent.ts';
 import { readTlsMaterial } from './peer-tls.ts';
@@ -67,6 +68,10 @@ export function peerAgentComponentOptions(
         listen: resolved.dataPlaneListen,
         log: logger.child('data-plane'),
       });
+      const host = new ChannelFunctionHostControl(
+        new IpcFunctionHostControl(ipc, nodeThingName),
+        logger.child('function-host'),
+      );
       const agent = await PeerAgent.start({
         nodeId: resolved.nodeName,
         nodeNumber: resolved.nodeNumber,
@@ -74,7 +79,7 @@ export function peerAgentComponentOptions(
         listenAddress: resolved.grpcListenAddress,
         services: resolved.services,
         peers: resolved.peers,
-        host: new IpcFunctionHostControl(ipc, nodeThingName),
+        host,
         tls,
         dataPlaneLink: link,
         clock: systemClock,
@@ -110,6 +115,7 @@ export function peerAgentComponentOptions(
           await metrics?.close();
           await cloud?.close();
           await agent.close();
+          host.close();
           await link.close();
         },
       };

@@ -151,6 +151,12 @@ export const ERROR_CATALOG = {
     howToSolve:
       'Fix the field named in the message; see components/function-host/function-host-api.ts and request-wire.ts for the formats.',
   },
+  ERR_FNHOST_CHANNEL_CLOSED: {
+    description:
+      "The function host's control channel closed, could not be opened, or gave no reply in time; the calls in flight on it failed.",
+    howToSolve:
+      'The next call opens a new channel through IPC; check that the function host runs and that openControlChannel is allowed on its control topic.',
+  },
   ERR_FNHOST_BAD_STATE_DATA: {
     description:
       'A snapshot chunk or delta given to the function host is malformed (version, kind, truncated record, unknown namespace); nothing of it was applied.',
@@ -472,6 +478,11 @@ export class EdgeShiftError extends Error {
 }
 
 /** True when `err` carries one of EdgeShift's codes (works across bundle copies). */
+/** True when `code` is one of the catalog's (so it can travel between processes and stay typed). */
+export function isCatalogCode(code: string): code is ErrorCode {
+  return Object.hasOwn(ERROR_CATALOG, code);
+}
+
 export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }

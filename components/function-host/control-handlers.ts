@@ -6,6 +6,7 @@
 import { EdgeShiftError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type {
+  ControlChannelInfo,
   FunctionHostControl,
   FunctionHostRequest,
   FunctionHostResponses,
@@ -20,6 +21,8 @@ export interface ControlHandlersOptions {
   readonly onRoutesChanged?: (routes: Readonly<Record<string, RouteEntry>>) => void | Promise<void>;
   /** Largest snapshot chunk a caller may ask for. */
   readonly maxChunkBytes: number;
+  /** The control channel this host serves, if any (openControlChannel answers it). */
+  readonly controlChannel?: () => ControlChannelInfo | undefined;
   readonly logger: Logger;
 }
 
@@ -69,6 +72,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   handle<K extends Op>(request: RequestOf<K>): Promise<FunctionHostResponses[K]> {
     if (request.op === 'listFunctions')
       return Promise.resolve(this.#listFunctions() as FunctionHostResponses[K]);
+    if (request.op === 'openControlChannel')
+      return Promise.resolve(this.#openControlChannel() as FunctionHostResponses[K]);
     const service = (request as { service: string }).service;
     const previous = this.#serviceQueues.get(service) ?? Promise.resolve();
     const result = previous.then(() => this.#dispatch(request)) as Promise<FunctionHostResponses[K]>;
@@ -87,6 +92,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     switch (request.op) {
       case 'listFunctions':
         return this.#listFunctions();
+      case 'openControlChannel':
+        return this.#openControlChannel();
       case 'beginExport':
         return this.#beginExport(request);
       case 'readExportChunk':
@@ -112,6 +119,12 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       case 'setRoute':
         return this.#setRoute(request);
     }
+  }
+
+  #openControlChannel(): ControlChannelInfo {
+    const info = this.#options.controlChannel?.();
+    if (info === undefined) throw badRequest('this function host serves no control channel');
+    return info;
   }
 
   #listFunctions(): FunctionHostResponses['listFunctions'] {
@@ -358,6 +371,7 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   resume: { service: 'string', migrationId: 'string' },
   dropState: { service: 'string', migrationId: 'string' },
   setRoute: { service: 'string', owner: 'address', epoch: 'integer' },
+  openControlChannel: {},
 };
 
 const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {

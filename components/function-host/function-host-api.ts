@@ -65,7 +65,15 @@ export type FunctionHostRequest =
   | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
   | ({ readonly op: 'resume' } & MigrationRef)
   | ({ readonly op: 'dropState' } & MigrationRef)
-  | { readonly op: 'setRoute'; readonly service: string; readonly owner: UdpAddress; readonly epoch: number };
+  | { readonly op: 'setRoute'; readonly service: string; readonly owner: UdpAddress; readonly epoch: number }
+  | { readonly op: 'openControlChannel' };
+
+/** Where the control channel (control-channel.ts) listens, and the token a connection presents first. */
+export interface ControlChannelInfo {
+  readonly address: string;
+  readonly port: number;
+  readonly token: string;
+}
 
 export interface ExportStarted {
   /** Chunks of the snapshot taken at the mark; read each with readExportChunk. */
@@ -120,6 +128,7 @@ export interface FunctionHostResponses {
   resume: { readonly processedBufferedRequests: number };
   dropState: Record<string, never>;
   setRoute: Record<string, never>;
+  openControlChannel: ControlChannelInfo;
 }
 
 /** What the agent calls; implemented over IPC request/response by the function host's client. */

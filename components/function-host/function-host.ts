@@ -3,7 +3,8 @@
 // main.ts (under Greengrass) and by tests (two hosts in one process). Invariant: a host that failed
 // to start has released every socket it opened.
 import { createLogger, type Logger } from '../common/logger.ts';
-import { FunctionHostControlHandlers } from './control-handlers.ts';
+import { ControlChannelServer } from './control-channel.ts';
+import { FunctionHostControlHandlers, parseControlRequest } from './control-handlers.ts';
 import type { FunctionHostConfig } from './function-host-config.ts';
 import { loadFunction, type FunctionModule } from './function-loader.ts';
 import { RequestServer, type HostedServiceOptions, type RouteEntry } from './request-server.ts';
@@ -78,9 +79,19 @@ export async function startFunctionHost(
     callAttempts: config.callAttempts,
     logger,
   });
-  const control = new FunctionHostControlHandlers(server, {
+  // The channel serves the handlers and the handlers hand out the channel: each refers to the other lazily.
+  const channel: ControlChannelServer = await ControlChannelServer.start({
+    handle: (request) => control.handle(request),
+    parse: parseControlRequest,
+    logger: logger.child('control-channel'),
+  }).catch(async (err: unknown) => {
+    await server.close();
+    throw err;
+  });
+  const control: FunctionHostControlHandlers = new FunctionHostControlHandlers(server, {
     maxChunkBytes: config.maxChunkBytes,
     logger: logger.child('control'),
+    controlChannel: () => channel.info,
     ...(options.onRoutesChanged ? { onRoutesChanged: options.onRoutesChanged } : {}),
   });
   return {
@@ -93,6 +104,9 @@ export async function startFunctionHost(
         await server.setRoute(service, route.owner, route.epoch);
       }
     },
-    close: () => server.close(),
+    close: async () => {
+      await channel.close();
+      await server.close();
+    },
   };
 }

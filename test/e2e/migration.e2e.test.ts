@@ -3,12 +3,17 @@
 // the reference data plane): A -> B -> A once with each cutover option, compared with the same request
 // sequence run without any move.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 
 import type { CutoverKind } from '../../agent/cutover/cutover-method.ts';
 import type { MigrationResult } from '../../agent/migration/source-migration.ts';
 import { counterStateChecker } from '../../scripts/loadgen/reply-checker.ts';
 import { LoadGenerator, type LoadReport } from '../../scripts/loadgen/load-generator.ts';
-import { sharedArtifactDir, TwoNodeTestbed } from '../../scripts/testbed/two-node-testbed.ts';
+import {
+  sharedArtifactDir,
+  TESTBED_COMPONENTS,
+  TwoNodeTestbed,
+} from '../../scripts/testbed/two-node-testbed.ts';
 
 const RATE_HZ = 300;
 const DURATION_MS = 9000;
@@ -21,6 +26,8 @@ interface Run {
   readonly moves: readonly MigrationResult[];
   readonly finalOwner: { node: string; checksum: string; epoch: number };
   readonly dataPlaneOwner: { nodeId: number; epoch: number };
+  /** Agents whose log shows they moved state over the function host's control channel. */
+  readonly channelUsers: readonly string[];
 }
 
 function load(bed: TwoNodeTestbed): LoadGenerator {
@@ -59,10 +66,20 @@ async function runOnce(cutover: CutoverKind, withMoves: boolean): Promise<Run> {
       moves,
       finalOwner: await bed.ownerChecksum('sensor-stats'),
       dataPlaneOwner: await bed.dataPlaneOwner('sensor-stats'),
+      channelUsers: await agentsThatOpenedTheControlChannel(bed),
     };
   } finally {
     await bed.close();
   }
+}
+
+async function agentsThatOpenedTheControlChannel(bed: TwoNodeTestbed): Promise<string[]> {
+  const users: string[] = [];
+  for (const name of ['node-a', 'node-b'] as const) {
+    const log = await readFile(bed.logPath(name, TESTBED_COMPONENTS.peerAgent), 'utf8');
+    if (log.includes('control channel to the function host open')) users.push(name);
+  }
+  return users;
 }
 
 function assertNoFault(report: LoadReport, label: string): void {
@@ -103,6 +120,7 @@ describe('e2e/migration', function () {
         `both moves commit: ${JSON.stringify(run.moves.map((move) => move.abortReason))}`,
       );
       assertNoFault(run.report, cutover);
+      assert.deepEqual(run.channelUsers, ['node-a', 'node-b'], 'both agents moved state over the channel');
       assert.equal(run.finalOwner.node, 'node-a', 'node-a owns sensor-stats again');
       assert.equal(run.finalOwner.epoch, 3, 'at epoch 3');
       assert.equal(

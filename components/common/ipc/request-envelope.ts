@@ -2,7 +2,7 @@
 // as {correlationId, replyTo, body}; its reply goes to replyTo as {correlationId, ok: true, body} or
 // {correlationId, ok: false, error: {code, message}}. Pure functions used by ipc-client.ts; bodies
 // pass through binary-json.ts so Uint8Array fields survive. Invariant: nothing unvalidated leaves here.
-import { EdgeShiftError, ERROR_CATALOG, type ErrorCode } from '../errors.ts';
+import { EdgeShiftError, isCatalogCode } from '../errors.ts';
 import { decodeBinaryFields, encodeBinaryFields } from './binary-json.ts';
 
 export interface RequestEnvelope {
@@ -67,10 +67,6 @@ export function decodeReply(message: unknown): ReplyEnvelope {
     throw badMessage(`reply ${correlationId} has neither ok:true nor a {code, message} error`);
   }
   return { correlationId, ok, error: { code: error.code, message: error.message } };
-}
-
-function isCatalogCode(code: string): code is ErrorCode {
-  return Object.hasOwn(ERROR_CATALOG, code);
 }
 
 /** What a serving handler's failure looks like on the wire: its EdgeShift code when it has one. */
