@@ -169,7 +169,8 @@ export class InMemoryFunctionHost implements FunctionHostControl {
 
   private serve(request: FunctionHostRequest): FunctionHostResponses[Op] {
     if (request.op === 'listFunctions') return [...this.services.values()].map((sim) => this.summary(sim));
-    if (request.op === 'openControlChannel') throw new Error('the in-memory double serves no control channel');
+    if (request.op === 'openControlChannel')
+      throw new Error('the in-memory double serves no control channel');
     const sim = this.sim(request.service);
     switch (request.op) {
       case 'beginExport': {
