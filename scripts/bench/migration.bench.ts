@@ -1,15 +1,17 @@
 // Benchmark of moving the stateful sensor-stats function on the two-node test bed
 // (scripts/testbed/two-node-testbed.ts) under open-loop load, for about 1 MiB and 64 MiB of state:
 // cutover time and freeze window (p50, max over the moves), requests lost and duplicated, p99 latency
-// in the move windows over steady p99, state-transfer throughput against raw loopback TCP measured in
-// the same run. Writes the latency plot of the 64 MiB run to build/bench/migration-latency.svg.
+// of the requests sent during the moves over the p99 of those sent between them (same run), and
+// state-transfer throughput against raw loopback TCP measured in the same run. Writes the latency
+// plot of the 64 MiB run to build/bench/migration-latency.svg.
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
 import type { MigrationResult } from '../../agent/migration/source-migration.ts';
 import { PROJECT_ROOT } from '../build-artifacts.ts';
-import type { BucketSummary } from '../loadgen/latency-timeline.ts';
+import type { TimeRange } from '../loadgen/latency-timeline.ts';
+import type { LatencySummary } from '../loadgen/latency-timeline.ts';
 import { LoadGenerator, type LoadReport } from '../loadgen/load-generator.ts';
 import { counterStateChecker } from '../loadgen/reply-checker.ts';
 import { renderLatencySvg } from '../plot/latency-plot.ts';
@@ -17,6 +19,10 @@ import { sharedArtifactDir, TwoNodeTestbed, type NodeName } from '../testbed/two
 import { median, type Benchmark, type Metrics } from './harness.ts';
 
 const RATE_HZ = 300;
+/** Fine buckets, so a move window's latency takes in little of the time around it. */
+const BUCKET_MS = 20;
+/** The first second warms the path up (JIT, sockets): left out of the steady state. */
+const WARM_UP_MS = 1000;
 const KEY_COUNT = 60;
 const PADDING_BYTES = 8192;
 /** Bytes of one sensor's window (16 readings) with its padding. */
@@ -30,26 +36,16 @@ function prefillKeysFor(stateBytes: number): number {
   return Math.max(0, Math.round(stateBytes / BYTES_PER_SENSOR) - KEY_COUNT);
 }
 
-interface Window {
-  readonly startMs: number;
-  readonly endMs: number;
-}
-
-/** p99 of the buckets a move overlaps (worst bucket) and the median bucket p99 away from any move. */
-function latencySplit(
-  report: LoadReport,
-  windows: readonly Window[],
-): { windowP99Ms: number; steadyP99Ms: number } {
-  const overlaps = (bucket: BucketSummary): boolean =>
-    windows.some(
-      (window) =>
-        bucket.startMs < window.endMs + report.bucketMs && bucket.startMs + report.bucketMs > window.startMs,
-    );
-  // The first second warms the path up (JIT, ARP-free loopback, sockets): left out of the steady state.
-  const answered = report.buckets.filter((bucket) => bucket.replied > 0 && bucket.startMs >= 1000);
-  const inWindows = answered.filter(overlaps).map((bucket) => bucket.p99Ms);
-  const steady = answered.filter((bucket) => !overlaps(bucket)).map((bucket) => bucket.p99Ms);
-  return { windowP99Ms: Math.max(0, ...inWindows), steadyP99Ms: median(steady) };
+/** The time between the move windows (after the warm-up), where the service runs undisturbed. */
+function steadyRanges(windows: readonly TimeRange[], endMs: number): TimeRange[] {
+  const ranges: TimeRange[] = [];
+  let startMs = WARM_UP_MS;
+  for (const window of windows) {
+    if (window.startMs > startMs) ranges.push({ startMs, endMs: window.startMs });
+    startMs = Math.max(startMs, window.endMs + BUCKET_MS);
+  }
+  if (endMs > startMs) ranges.push({ startMs, endMs });
+  return ranges;
 }
 
 /** Loopback TCP throughput of one connection for `bytes`, the ceiling a state transfer is compared with. */
@@ -81,7 +77,9 @@ async function rawTcpMiBPerS(bytes: number): Promise<number> {
 interface SizeRun {
   readonly moves: readonly MigrationResult[];
   readonly report: LoadReport;
-  readonly windows: readonly Window[];
+  readonly windows: readonly TimeRange[];
+  readonly window: LatencySummary;
+  readonly steady: LatencySummary;
 }
 
 async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> {
@@ -99,6 +97,7 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
       service: 'ingest',
       rateHz: RATE_HZ,
       durationMs: 600_000,
+      bucketMs: BUCKET_MS,
       keyCount: KEY_COUNT,
       replyDeadlineMs: 5000,
       checkState: counterStateChecker(),
@@ -120,11 +119,18 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
     stop.abort();
     const report = await running;
     // Markers come in pairs: the move's start and its end, on the report's time axis.
-    const windows: Window[] = [];
+    const windows: TimeRange[] = [];
     for (let index = 0; index + 1 < report.markers.length; index += 2) {
       windows.push({ startMs: report.markers[index]!.atMs, endMs: report.markers[index + 1]!.atMs });
     }
-    return { moves, report, windows };
+    const endMs = report.buckets.length * report.bucketMs;
+    return {
+      moves,
+      report,
+      windows,
+      window: generator.latencyWithin(windows),
+      steady: generator.latencyWithin(steadyRanges(windows, endMs)),
+    };
   } finally {
     await bed.close();
   }
@@ -134,7 +140,7 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
   const cutover = run.moves.map((move) => move.cutoverMs);
   const freeze = run.moves.map((move) => move.freezeWindowMs);
   const throughput = run.moves.map((move) => move.snapshotBytes / MIB / (move.transferMs / 1000));
-  const { windowP99Ms, steadyP99Ms } = latencySplit(run.report, run.windows);
+  const { window, steady } = run;
   return {
     [`${prefix}StateBytes`]: median(run.moves.map((move) => move.snapshotBytes)),
     [`${prefix}CutoverP50Ms`]: median(cutover),
@@ -146,9 +152,13 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
     [`${prefix}LostRequests`]: run.report.totals.lost,
     [`${prefix}DuplicateReplies`]: run.report.totals.duplicates,
     [`${prefix}WrongStateReplies`]: run.report.totals.wrongState,
-    [`${prefix}WindowP99Ms`]: windowP99Ms,
-    [`${prefix}SteadyP99Ms`]: steadyP99Ms,
-    [`${prefix}WindowOverSteadyP99`]: steadyP99Ms > 0 ? windowP99Ms / steadyP99Ms : 0,
+    [`${prefix}WindowRequests`]: window.count,
+    [`${prefix}WindowP50Ms`]: window.p50Ms,
+    [`${prefix}SteadyP50Ms`]: steady.p50Ms,
+    [`${prefix}WindowP99Ms`]: window.p99Ms,
+    [`${prefix}SteadyP99Ms`]: steady.p99Ms,
+    [`${prefix}WindowOverSteadyP99`]: steady.p99Ms > 0 ? window.p99Ms / steady.p99Ms : 0,
+    [`${prefix}WindowMaxMs`]: window.maxMs,
   };
 }
 

@@ -54,6 +54,11 @@ export function summarizeHistogram(histogram: Histogram): LatencySummary {
   };
 }
 
+export interface TimeRange {
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
 export interface FaultCounts {
   sent: number;
   replied: number;
@@ -144,6 +149,22 @@ export class LatencyTimeline {
 
   get nodes(): Record<string, number> {
     return Object.fromEntries(this.#nodes);
+  }
+
+  /**
+   * Latency (from the scheduled send) of the requests scheduled in any of `ranges` (ms after the start),
+   * pooled: exact to the bucket, so a range is widened to the buckets it touches.
+   */
+  latencyWithin(ranges: readonly TimeRange[]): LatencySummary {
+    const pooled = newHistogram(2);
+    this.#buckets.forEach((bucket, index) => {
+      const startMs = index * this.#bucketMs;
+      const touches = ranges.some(
+        (range) => startMs < range.endMs && startMs + this.#bucketMs > range.startMs,
+      );
+      if (touches) pooled.add(bucket.latency);
+    });
+    return summarizeHistogram(pooled);
   }
 
   buckets(): BucketSummary[] {

@@ -15,7 +15,7 @@ import type { OpenLoopSchedule } from './open-loop-schedule.ts';
 import { ReplyChecker } from './reply-checker.ts';
 import type { ReplyOutcome, StateChecker, TrackedRequest } from './reply-checker.ts';
 import { LatencyTimeline } from './latency-timeline.ts';
-import type { BucketSummary, FaultCounts, FaultKind, LatencySummary } from './latency-timeline.ts';
+import type { BucketSummary, FaultCounts, FaultKind, LatencySummary, TimeRange } from './latency-timeline.ts';
 import type { PlotMarker } from '../plot/latency-plot.ts';
 
 export interface LoadGeneratorOptions {
@@ -150,6 +150,7 @@ export class LoadGenerator {
   #invalid = 0;
   #sendErrors = 0;
   #hasRun = false;
+  #timeline: LatencyTimeline | undefined;
   // Events as clock readings; placed on the run's axis when the report is made, so a mark taken
   // while run() is still resolving the target is kept (at a negative or zero offset).
   readonly #marks: Array<{ atClockMs: number; label: string }> = [];
@@ -178,6 +179,7 @@ export class LoadGenerator {
     const startedAtEpochMs = Date.now();
     const schedule = createSchedule(this.#now(), options.rateHz, options.durationMs);
     const timeline = new LatencyTimeline(schedule.startMs, options.bucketMs ?? 100);
+    this.#timeline = timeline;
     const checker = new ReplyChecker({
       deadlineMs: options.replyDeadlineMs ?? 1000,
       ...(options.checkState ? { checkState: options.checkState } : {}),
@@ -194,6 +196,19 @@ export class LoadGenerator {
         sockets.map((socket) => new Promise<void>((resolve) => socket.close(() => resolve()))),
       );
     }
+  }
+
+  /**
+   * Latency of the requests scheduled within `ranges` (ms on the report's axis), pooled over them:
+   * e.g. every move window of a run against the time between them. Bucket-exact; after run() began.
+   */
+  latencyWithin(ranges: readonly TimeRange[]): LatencySummary {
+    if (this.#timeline === undefined) {
+      throw new EdgeShiftError('ERR_LOADGEN_INVALID_OPTION', 'latencyWithin needs a run: call run() first', {
+        context: { option: 'latencyWithin' },
+      });
+    }
+    return this.#timeline.latencyWithin(ranges);
   }
 
   /**

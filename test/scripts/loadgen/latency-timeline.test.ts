@@ -47,6 +47,24 @@ describe('latency-timeline', () => {
     });
   });
 
+  it('pools the latency of the requests scheduled within given ranges', () => {
+    const timeline = new LatencyTimeline(0, 10);
+    const reply = (scheduledAtMs: number, latencyMs: number): void =>
+      timeline.recordReply({ scheduledAtMs, sentAtMs: scheduledAtMs }, scheduledAtMs + latencyMs, 'n');
+    reply(5, 2); // bucket 0
+    reply(15, 40); // bucket 1: a stall
+    reply(25, 3); // bucket 2
+    reply(35, 4); // bucket 3
+    const stall = timeline.latencyWithin([{ startMs: 10, endMs: 20 }]);
+    assert.deepEqual([stall.count, stall.maxMs], [1, 40], 'only the stalled bucket');
+    const around = timeline.latencyWithin([
+      { startMs: 0, endMs: 10 },
+      { startMs: 20, endMs: 40 },
+    ]);
+    assert.deepEqual([around.count, around.maxMs], [3, 4], 'two ranges pooled, the stall left out');
+    assert.equal(timeline.latencyWithin([]).count, 0);
+  });
+
   it('formats the buckets as an aligned table', () => {
     const timeline = new LatencyTimeline(0, 100);
     timeline.recordSent(10, 10);
