@@ -54,8 +54,10 @@ export const AGENT_DEFAULTS = {
   dataPlaneListen: { address: '127.0.0.1', port: 7701 },
   placement: { highLoadBp: 8000, lowLoadBp: 5000, consecutiveSamples: 3, cooldownMs: 30_000 },
   settings: {
-    chunkBytes: 1024 * 1024,
-    transferBytesPerSecond: 0,
+    chunkBytes: 256 * 1024,
+    // Measured on the two-node test bed (npm run bench -- --only migration): a flat-out 64 MiB
+    // transfer doubled request latency on both nodes; at 8 MiB/s the moves barely show.
+    transferBytesPerSecond: 8 * 1024 * 1024,
     deltaThresholdBytes: 64 * 1024,
     maxDeltaRounds: 5,
     completeForwardAttempts: 5,

@@ -70,6 +70,29 @@ describe('agent/migration/source-migration', function () {
   });
 
   describe('a committed move', () => {
+    it('holds the snapshot stream to transferBytesPerSecond', async () => {
+      nodes = await startTwoNodes({
+        cutover: 'in-network',
+        settings: { chunkBytes: 64 * 1024, transferBytesPerSecond: 64 * 1024 },
+      });
+      const { hostA, hostB, agentA, clock } = nodes;
+      hostA.fill(STATEFUL.name, 16, 60 * 1024); // about 16 chunks of 64 KiB
+      const imported = (): number => hostB.calls.filter((op) => op === 'importChunk').length;
+      let result: MigrationResult | undefined;
+      void agentA.migrate(STATEFUL.name, 'node-b').then((done) => (result = done));
+      await until(() => imported() === 1, 'the first chunk goes at once');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(imported(), 1, 'the second chunk waits for its second on the clock');
+      clock.advance(1000);
+      await until(() => imported() === 2, 'one more chunk after one more second');
+      while (result === undefined) {
+        clock.advance(1000);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.ok(result.transferMs >= (result.chunkCount - 1) * 1000, `paced: ${result.transferMs} ms`);
+    });
+
     it('moves a multi-MiB stateful service in checksummed chunks while requests keep arriving (in-network)', async () => {
       nodes = await startTwoNodes({ cutover: 'in-network' });
       const { hostA, hostB, agentA, dataPlane } = nodes;
