@@ -9,7 +9,7 @@ import net from 'node:net';
 import { EdgeShiftError, isCatalogCode } from '../components/common/errors.ts';
 import type { Logger } from '../components/common/logger.ts';
 import {
-  encodeFrame,
+  writeFrame,
   FrameReader,
   joinBytes,
   splitBytes,
@@ -79,7 +79,7 @@ class ChannelConnection {
       });
       socket.once('connect', () => {
         clearTimeout(timer);
-        socket.write(encodeFrame({ header: { id: 0, hello: info.token } }));
+        writeFrame(socket, { header: { id: 0, hello: info.token } });
         resolve(new ChannelConnection(socket));
       });
     });
@@ -99,16 +99,14 @@ class ChannelConnection {
         reject(channelClosed(`no reply to ${request.op} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.#pending.set(id, { resolve, reject, timer });
-      this.#socket.write(
-        encodeFrame({
-          header: {
-            id,
-            request: json as Record<string, unknown>,
-            ...(bytesField === undefined ? {} : { bytesField }),
-          },
-          ...(body === undefined ? {} : { body }),
-        }),
-      );
+      writeFrame(this.#socket, {
+        header: {
+          id,
+          request: json as Record<string, unknown>,
+          ...(bytesField === undefined ? {} : { bytesField }),
+        },
+        ...(body === undefined ? {} : { body }),
+      });
     });
   }
 

@@ -4,6 +4,8 @@
 // JSON. A frame is: u32 length of the rest | u32 header length | header (UTF-8 JSON) | body bytes.
 // The header names the field the body belongs to (bytesField); the first frame of a connection is
 // the hello with the channel's token.
+import type { Writable } from 'node:stream';
+
 import { EdgeShiftError } from '../common/errors.ts';
 
 /** A chunk may be up to 8 MiB (maxChunkBytes); the header and a reply around it stay far below 1 MiB. */
@@ -33,15 +35,26 @@ function badFrame(message: string): EdgeShiftError {
   return new EdgeShiftError('ERR_FNHOST_BAD_REQUEST', `control channel: ${message}`);
 }
 
-export function encodeFrame(message: ChannelMessage): Buffer {
+/**
+ * The frame as its head (lengths and header) and the body as it is: a chunk is written to the socket
+ * without being copied into a frame first, which halves what a transfer allocates (and what the
+ * garbage collector then pauses the request path for).
+ */
+export function encodeFrame(message: ChannelMessage): Uint8Array[] {
   const header = Buffer.from(JSON.stringify(message.header), 'utf8');
   const bodyBytes = message.body?.byteLength ?? 0;
-  const frame = Buffer.allocUnsafe(2 * LENGTH_BYTES + header.byteLength + bodyBytes);
-  frame.writeUInt32BE(frame.byteLength - LENGTH_BYTES, 0);
-  frame.writeUInt32BE(header.byteLength, LENGTH_BYTES);
-  header.copy(frame, 2 * LENGTH_BYTES);
-  if (message.body !== undefined) frame.set(message.body, 2 * LENGTH_BYTES + header.byteLength);
-  return frame;
+  const head = Buffer.allocUnsafe(2 * LENGTH_BYTES + header.byteLength);
+  head.writeUInt32BE(head.byteLength - LENGTH_BYTES + bodyBytes, 0);
+  head.writeUInt32BE(header.byteLength, LENGTH_BYTES);
+  header.copy(head, 2 * LENGTH_BYTES);
+  return message.body === undefined || bodyBytes === 0 ? [head] : [head, message.body];
+}
+
+/** Writes one frame (encodeFrame) to a stream socket. */
+export function writeFrame(socket: Writable, message: ChannelMessage): void {
+  socket.cork();
+  for (const part of encodeFrame(message)) socket.write(part);
+  socket.uncork();
 }
 
 /** Moves the (single) Uint8Array field of `value` out into the body, so it travels raw. */

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { isCatalogCode, type ErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import {
-  encodeFrame,
+  writeFrame,
   FrameReader,
   joinBytes,
   splitBytes,
@@ -124,6 +124,6 @@ export class ControlChannelServer {
     } catch (err) {
       reply = { header: { id: header.id, ok: false, error: errorOf(err) } };
     }
-    if (!socket.destroyed) socket.write(encodeFrame(reply));
+    if (!socket.destroyed) writeFrame(socket, reply);
   }
 }

@@ -11,6 +11,7 @@ import { ControlChannelServer } from '../../../components/function-host/control-
 import {
   encodeFrame,
   FrameReader,
+  writeFrame,
   type ChannelMessage,
 } from '../../../components/function-host/control-channel-wire.ts';
 import { parseControlRequest } from '../../../components/function-host/control-handlers.ts';
@@ -117,8 +118,8 @@ describe('components/function-host/control-channel', () => {
     const { address, port } = server.info;
     const socket = net.connect({ host: address, port });
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(encodeFrame({ header: { id: 0, hello: randomBytes(32).toString('hex') } }));
-    socket.write(encodeFrame({ header: { id: 1, request: { op: 'freeze', ...ref } } }));
+    writeFrame(socket, { header: { id: 0, hello: randomBytes(32).toString('hex') } });
+    writeFrame(socket, { header: { id: 1, request: { op: 'freeze', ...ref } } });
     await closed(socket);
     assert.equal(handled.length, 0);
   });
@@ -128,7 +129,7 @@ describe('components/function-host/control-channel', () => {
     const { address, port } = server.info;
     const socket = net.connect({ host: address, port });
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write(encodeFrame({ header: { id: 0, hello: server.info.token } }));
+    writeFrame(socket, { header: { id: 0, hello: server.info.token } });
     socket.write(Buffer.from([0xff, 0xff, 0xff, 0xff, 0, 0]));
     await closed(socket);
     await control.call({ op: 'freeze', ...ref }, 5000);
@@ -174,7 +175,7 @@ describe('components/function-host/control-channel-wire', () => {
               ? { header: { id, request: { op: 'freeze' } } }
               : { header: { id, request: { op: 'importDelta' }, bytesField: 'delta' }, body },
           );
-          const stream = Buffer.concat(sent.map((message) => encodeFrame(message)));
+          const stream = Buffer.concat(sent.flatMap((message) => encodeFrame(message)));
           const reader = new FrameReader();
           const received: ChannelMessage[] = [];
           for (let offset = 0, cut = 0; offset < stream.byteLength; cut += 1) {
