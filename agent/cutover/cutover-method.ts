@@ -21,12 +21,20 @@ export interface OwnershipChange {
   readonly oldOwner: UdpAddress;
 }
 
+/** Who holds the new epoch after a contest: this node, the peer, or nobody can tell (no arbiter). */
+export type ContestOutcome = 'ours' | 'theirs' | 'unknown';
+
 export interface CutoverMethod {
   readonly kind: CutoverKind;
   /** On the target: steer the service's requests here; resolves once the data path has switched. */
   takeOwnership(change: OwnershipChange, timeoutMs: number): Promise<void>;
   /** On the source, after the target took ownership: bring its own view of the route in line. */
   followOwnership(change: OwnershipChange, timeoutMs: number): Promise<void>;
+  /**
+   * On the source, when the target took ownership or not and cannot be asked: claim `change.epoch`
+   * for this node where an arbiter decides, so exactly one of the two holds it from now on.
+   */
+  contestOwnership(change: OwnershipChange, timeoutMs: number): Promise<ContestOutcome>;
 }
 
 export function isCutoverKind(value: string): value is CutoverKind {

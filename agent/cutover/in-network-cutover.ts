@@ -1,12 +1,14 @@
 // Cutover option 2 of the design, in the network: the target sends CLAIM(service, epoch) to the data
 // plane and waits for CLAIM_ACCEPTED; CLAIM_STALE means a newer owner is in force (fenced: abort).
+// A source that cannot learn whether the target's CLAIM went through claims the same epoch itself:
+// the data plane accepts one of the two, so both learn who owns the service.
 // The CLAIM is resent until answered or timed out, since UDP may lose it or its answer.
 // Invariant: ownership is taken only on an answer for this service at exactly this epoch.
-import { EdgeShiftError } from '../../components/common/errors.ts';
+import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
 import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
 import type { Clock } from '../clock.ts';
-import type { CutoverMethod, OwnershipChange } from './cutover-method.ts';
+import type { ContestOutcome, CutoverMethod, OwnershipChange } from './cutover-method.ts';
 import type { DataPlaneLink } from './data-plane-link.ts';
 
 export interface InNetworkCutoverOptions {
@@ -102,5 +104,15 @@ export class InNetworkCutover implements CutoverMethod {
 
   followOwnership(): Promise<void> {
     return Promise.resolve(); // the data plane already steers every node's traffic
+  }
+
+  /** The data plane is the arbiter: a CLAIM of the same epoch from this node either wins or is stale. */
+  async contestOwnership(change: OwnershipChange, timeoutMs: number): Promise<ContestOutcome> {
+    try {
+      await this.takeOwnership(change, timeoutMs);
+      return 'ours';
+    } catch (err) {
+      return hasErrorCode(err, 'ERR_MIGRATION_STALE_EPOCH') ? 'theirs' : 'unknown';
+    }
   }
 }

@@ -310,6 +310,8 @@ export class SourceMigration {
 
   /** An export (snapshot and change tracking) is open on the local function host. */
   private hasOpenExport = false;
+  /** Set when this node won the new epoch at the arbiter after an unclear TakeOver: resume at it. */
+  private resumeEpoch: number | undefined;
 
   private async freeze(): Promise<FunctionHostResponses['freeze']> {
     const { plan, deps } = this;
@@ -349,8 +351,9 @@ export class SourceMigration {
   }
 
   /**
-   * After a cutover call that failed without a clear answer (timeout, link cut), ask the target what
-   * happened: an Abort is answered 'kept' when its cutover went through, and then we complete forward.
+   * After a TakeOver call that failed without a clear answer (timeout, link cut), find out whether the
+   * target took the service: ask it (an Abort is answered 'kept' when its cutover went through), and
+   * when it cannot be reached, contest the new epoch where the cutover method has an arbiter.
    */
   private async targetKeptTheService(err: unknown): Promise<boolean> {
     const isDefiniteRefusal =
@@ -363,16 +366,35 @@ export class SourceMigration {
       );
       return answer.outcome === 'kept';
     } catch {
-      this.deps.log.error('cutover outcome unknown and target unreachable: the source resumes', {
-        migrationId: this.plan.migrationId,
-      });
-      return false;
+      return this.contestTheEpoch();
     }
   }
 
-  private async completeForward(): Promise<void> {
-    const { plan, deps } = this;
-    const change: OwnershipChange = {
+  /** True when the target holds the new epoch; false when this node does, or nobody can tell. */
+  private async contestTheEpoch(): Promise<boolean> {
+    const { deps, plan } = this;
+    const context = { migrationId: plan.migrationId, epoch: this.epoch };
+    const outcome = await deps.cutover.contestOwnership(
+      this.ownershipChange(),
+      deps.settings.timeouts.cutoverMs,
+    );
+    if (outcome === 'theirs') {
+      deps.log.warn('target unreachable, but it holds the new epoch: completing forward', context);
+      return true;
+    }
+    if (outcome === 'ours') {
+      // The target's CLAIM can no longer win: the source resumes at the epoch it just took.
+      this.resumeEpoch = this.epoch;
+      deps.log.warn('target unreachable; this node claimed the new epoch and resumes at it', context);
+      return false;
+    }
+    deps.log.error('cutover outcome unknown and target unreachable: the source resumes', context);
+    return false;
+  }
+
+  private ownershipChange(): OwnershipChange {
+    const { plan } = this;
+    return {
       migrationId: plan.migrationId,
       service: plan.service,
       serviceId: plan.serviceId,
@@ -380,6 +402,11 @@ export class SourceMigration {
       newOwner: this.measured.targetEndpoint ?? plan.sourceEndpoint,
       oldOwner: plan.sourceEndpoint,
     };
+  }
+
+  private async completeForward(): Promise<void> {
+    const { plan, deps } = this;
+    const change = this.ownershipChange();
     await this.untilDone('followOwnership', () =>
       deps.cutover.followOwnership(change, deps.settings.timeouts.cutoverMs),
     );
@@ -420,8 +447,14 @@ export class SourceMigration {
     });
     // resume also ends the export, releasing the snapshot the function host holds for it.
     if (wasFrozen || this.hasOpenExport) {
+      const epoch = this.resumeEpoch;
       await this.untilDone('resume', () =>
-        this.host({ op: 'resume', service: plan.service, migrationId: plan.migrationId }),
+        this.host({
+          op: 'resume',
+          service: plan.service,
+          migrationId: plan.migrationId,
+          ...(epoch === undefined ? {} : { epoch }),
+        }),
       );
       if (wasFrozen) this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? 0);
     }

@@ -295,7 +295,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const runtime = this.#server.runtime(request.service);
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
-    const processedBufferedRequests = runtime.resume();
+    const processedBufferedRequests = runtime.resume(request.epoch);
     this.#migrations.delete(request.service);
     return { processedBufferedRequests };
   }
@@ -377,6 +377,7 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
 const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {
   nextDelta: { maxBytes: 'integer' },
   activate: { delta: 'bytes' },
+  resume: { epoch: 'integer' },
 };
 
 function isFieldValid(value: unknown, kind: FieldKind): boolean {

@@ -63,7 +63,11 @@ export type FunctionHostRequest =
       readonly delta?: Uint8Array;
     } & MigrationRef)
   | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
-  | ({ readonly op: 'resume' } & MigrationRef)
+  | ({
+      readonly op: 'resume';
+      /** The epoch the source took back at the data plane after an unclear cutover (newer only). */
+      readonly epoch?: number;
+    } & MigrationRef)
   | ({ readonly op: 'dropState' } & MigrationRef)
   | { readonly op: 'setRoute'; readonly service: string; readonly owner: UdpAddress; readonly epoch: number }
   | { readonly op: 'openControlChannel' };

@@ -151,11 +151,16 @@ export class ServiceRuntime {
     return this.#queuedCount;
   }
 
-  /** Back to owner after an aborted migration: every buffered request is processed, in order. */
-  resume(): number {
+  /**
+   * Back to owner after an aborted migration: every buffered request is processed, in order; at
+   * `epoch` when the source took that epoch back at the data plane (an epoch only grows, so a retried
+   * resume changes nothing more).
+   */
+  resume(epoch?: number): number {
     const buffered = this.#queuedCount;
     if (this.#role === 'frozen') this.#transition(['frozen'], 'owner');
     else this.#requireRole(['owner'], 'resume');
+    if (epoch !== undefined && epoch > this.#epoch) this.#epoch = epoch;
     this.store.endTracking();
     for (const key of [...this.#queues.keys()]) this.#pump(key);
     return buffered;

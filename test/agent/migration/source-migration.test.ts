@@ -3,7 +3,14 @@ import assert from 'node:assert/strict';
 import { MigrationState } from '../../../agent/migration/migration-state.ts';
 import type { MigrationResult } from '../../../agent/migration/source-migration.ts';
 import { until } from '../support/until.ts';
-import { STATEFUL, STATELESS, startTwoNodes, tally, type TwoNodes } from '../support/two-node-harness.ts';
+import {
+  STATEFUL,
+  STATELESS,
+  startTwoNodes,
+  tally,
+  TEST_SETTINGS,
+  type TwoNodes,
+} from '../support/two-node-harness.ts';
 
 const MIB = 1024 * 1024;
 
@@ -43,13 +50,14 @@ async function assertTargetDroppedAfterIdle(nodes: TwoNodes): Promise<void> {
   assert.deepEqual((await nodes.agentB.status()).migrations, [], 'node-b has no migration left open');
 }
 
-function assertSourceStillServes(nodes: TwoNodes, sent: readonly string[]): void {
+/** `epoch` is 2 when node-a could not ask the target and took the new epoch at the data plane itself. */
+function assertSourceStillServes(nodes: TwoNodes, sent: readonly string[], epoch = 1): void {
   assert.equal(nodes.hostA.role(STATEFUL.name), 'owner', 'node-a still owns the service');
-  assert.equal(nodes.hostA.epoch(STATEFUL.name), 1, 'node-a keeps epoch 1');
+  assert.equal(nodes.hostA.epoch(STATEFUL.name), epoch, `node-a owns it at epoch ${epoch}`);
   assert.equal(nodes.hostA.bufferedCount(STATEFUL.name), 0, 'node-a has nothing left in its buffer');
   assert.deepEqual(
     nodes.dataPlane.ownerOf(STATEFUL.serviceId),
-    { nodeId: 1, epoch: 1 },
+    { nodeId: 1, epoch },
     'the data plane still sends to node-a',
   );
   assertNoneLostOrDuplicated(nodes, sent);
@@ -304,7 +312,8 @@ describe('agent/migration/source-migration', function () {
       );
       assert.ok(current.hostA.calls.includes('resume'), 'the source resumed');
       assert.ok(result.freezeWindowMs >= 0, 'the freeze window is recorded on abort too');
-      assertSourceStillServes(current, sent);
+      // node-b cannot be asked whether its cutover happened: node-a took epoch 2 at the data plane.
+      assertSourceStillServes(current, sent, 2);
       assert.deepEqual(
         current.hostA.processed.filter((id) => id.startsWith('frozen-')),
         sent.filter((id) => id.startsWith('frozen-')),
@@ -347,6 +356,51 @@ describe('agent/migration/source-migration', function () {
       );
       assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state at once');
       assert.equal(current.hostA.role(STATEFUL.name), 'owner', 'node-a resumed');
+      assertNoneLostOrDuplicated(current, sent);
+    });
+
+    it('resumes at the new epoch when the link is cut and the target never reached the data plane: the source wins the contest', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network', proxied: true });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 40);
+      current.dataPlane.unreachableNodes.add(2);
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 10));
+        current.proxy?.cut();
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move aborts');
+      assert.deepEqual(
+        current.dataPlane.ownerOf(STATEFUL.serviceId),
+        { nodeId: 1, epoch: 2 },
+        'node-a took epoch 2 at the data plane, so the CLAIM of node-b can no longer win',
+      );
+      assert.equal(current.hostA.role(STATEFUL.name), 'owner', 'node-a resumed');
+      assert.equal(current.hostA.epoch(STATEFUL.name), 2, 'at the epoch it took');
+      current.dataPlane.unreachableNodes.delete(2);
+      current.clock.advance(TEST_SETTINGS.timeouts.cutoverMs);
+      await until(() => current.hostB.role(STATEFUL.name) === 'standby', 'node-b gives up and drops');
+      assertNoneLostOrDuplicated(current, sent);
+      assert.deepEqual(current.hostB.processed, [], 'node-b processed nothing');
+    });
+
+    it('completes forward when the link is cut after the target won the data plane: the source loses the contest', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network', proxied: true });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 40);
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 10));
+      };
+      // The TakeOver answer never comes back, and no later call gets through.
+      current.dataPlane.onAccepted = (claim) => {
+        if (claim.nodeId === 2) current.proxy?.cut();
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      sent.push(...sendBurst(current, 'after', 20));
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.deepEqual(current.dataPlane.ownerOf(STATEFUL.serviceId), { nodeId: 2, epoch: 2 });
+      assert.equal(current.hostA.role(STATEFUL.name), 'forwarding', 'node-a handed over');
+      assert.equal(current.hostB.role(STATEFUL.name), 'owner', 'node-b owns the service');
       assertNoneLostOrDuplicated(current, sent);
     });
 

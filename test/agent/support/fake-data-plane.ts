@@ -15,6 +15,10 @@ export class FakeDataPlane {
   readonly received: EdgeShiftHeader[] = [];
   /** When true, CLAIMs are swallowed without an answer. */
   isSilent = false;
+  /** Nodes whose CLAIMs are swallowed (a node cut off from the data plane). */
+  readonly unreachableNodes = new Set<number>();
+  /** Called after a CLAIM is accepted, before its answer goes out. */
+  onAccepted: ((claim: EdgeShiftHeader) => void) | undefined;
   private readonly owners = new Map<number, OwnerEntry>();
   private readonly socket: dgram.Socket;
 
@@ -57,10 +61,13 @@ export class FakeDataPlane {
     if (!decoded.ok || decoded.header.type !== PacketType.CLAIM) return;
     const claim = decoded.header;
     this.received.push(claim);
-    if (this.isSilent) return;
+    if (this.isSilent || this.unreachableNodes.has(claim.nodeId)) return;
     const current = this.owners.get(claim.serviceId) ?? { nodeId: 0, epoch: 0 };
     const isNewer = claim.epoch > current.epoch;
-    if (isNewer) this.owners.set(claim.serviceId, { nodeId: claim.nodeId, epoch: claim.epoch });
+    if (isNewer) {
+      this.owners.set(claim.serviceId, { nodeId: claim.nodeId, epoch: claim.epoch });
+      this.onAccepted?.(claim);
+    }
     const owner = this.owners.get(claim.serviceId) ?? current;
     void this.sendTo(from.port, {
       ...claim,

@@ -229,6 +229,7 @@ export class InMemoryFunctionHost implements FunctionHostControl {
       }
       case 'resume': {
         sim.role = 'owner';
+        if (request.epoch !== undefined && request.epoch > sim.epoch) sim.epoch = request.epoch;
         const buffered = sim.buffered.splice(0);
         for (const item of buffered) this.process(sim, item);
         return { processedBufferedRequests: buffered.length };

@@ -255,6 +255,21 @@ describe('components/function-host/control-handlers', () => {
       await rejectsWith(a.control.call({ op: 'nextDelta', ...ref }, 5000), 'ERR_FNHOST_NO_EXPORT');
     });
 
+    it('resume at the epoch the source took back raises its epoch, and never lowers it', async () => {
+      const a = await start('node-a', 'owner');
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      await a.control.call({ op: 'beginExport', ...ref, chunkBytes: 4096 }, 5000);
+      await a.control.call({ op: 'freeze', ...ref }, 5000);
+      await a.control.call({ op: 'resume', ...ref, epoch: 2 }, 5000);
+      assert.deepEqual([a.server.runtime(SERVICE).role, a.server.runtime(SERVICE).epoch], ['owner', 2]);
+      await a.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-2', chunkBytes: 4096 },
+        5000,
+      );
+      await a.control.call({ op: 'resume', service: SERVICE, migrationId: 'm-2', epoch: 1 }, 5000);
+      assert.equal(a.server.runtime(SERVICE).epoch, 2, 'a stale epoch changes nothing');
+    });
+
     it('a new migration replaces one abandoned before the freeze', async () => {
       const a = await start('node-a', 'owner');
       await a.control.call(
