@@ -18,6 +18,7 @@ import {
   type NodeName,
   type TwoNodeTestbedOptions,
 } from '../../scripts/testbed/two-node-testbed.ts';
+import { assertNoFault } from './support/load-assertions.ts';
 
 const RATE_HZ = 250;
 const DURATION_MS = 7000;
@@ -108,16 +109,6 @@ async function moveWithFault(
   generator.mark(`fault at ${transition}`);
   await fault();
   return move;
-}
-
-function assertNoFault(report: LoadReport, label: string): void {
-  const { totals } = report;
-  const detail = JSON.stringify(report.faults.slice(0, 5));
-  assert.equal(totals.sent, totals.scheduled, `${label}: every scheduled request was sent`);
-  assert.equal(totals.lost, 0, `${label}: no request lost ${detail}`);
-  assert.equal(totals.duplicates, 0, `${label}: no request answered twice ${detail}`);
-  assert.equal(totals.wrongState, 0, `${label}: every reply carries the right count ${detail}`);
-  assert.equal(totals.errors, 0, `${label}: no error reply ${detail}`);
 }
 
 function assertAborted(outcome: MigrationResult | Error, label: string): MigrationResult {

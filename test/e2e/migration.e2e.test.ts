@@ -14,6 +14,7 @@ import {
   TESTBED_COMPONENTS,
   TwoNodeTestbed,
 } from '../../scripts/testbed/two-node-testbed.ts';
+import { assertNoFault } from './support/load-assertions.ts';
 
 const RATE_HZ = 300;
 const DURATION_MS = 9000;
@@ -80,16 +81,6 @@ async function agentsThatOpenedTheControlChannel(bed: TwoNodeTestbed): Promise<s
     if (log.includes('control channel to the function host open')) users.push(name);
   }
   return users;
-}
-
-function assertNoFault(report: LoadReport, label: string): void {
-  const { totals } = report;
-  const detail = JSON.stringify(report.faults.slice(0, 5));
-  assert.equal(totals.sent, totals.scheduled, `${label}: every scheduled request was sent`);
-  assert.equal(totals.lost, 0, `${label}: no request lost ${detail}`);
-  assert.equal(totals.duplicates, 0, `${label}: no request answered twice ${detail}`);
-  assert.equal(totals.wrongState, 0, `${label}: every reply carries the right count ${detail}`);
-  assert.equal(totals.errors, 0, `${label}: no error reply ${detail}`);
 }
 
 describe('e2e/migration', function () {
