@@ -24,6 +24,11 @@ export interface OwnershipChange {
 /** Who holds the new epoch after a contest: this node, the peer, or nobody can tell (no arbiter). */
 export type ContestOutcome = 'ours' | 'theirs' | 'unknown';
 
+export interface OwnerInForce {
+  readonly isThisNode: boolean;
+  readonly epoch: number;
+}
+
 export interface CutoverMethod {
   readonly kind: CutoverKind;
   /** On the target: steer the service's requests here; resolves once the data path has switched. */
@@ -35,6 +40,8 @@ export interface CutoverMethod {
    * for this node where an arbiter decides, so exactly one of the two holds it from now on.
    */
   contestOwnership(change: OwnershipChange, timeoutMs: number): Promise<ContestOutcome>;
+  /** Who owns the service where an arbiter keeps it, or undefined when nothing on this node can tell. */
+  ownerInForce(serviceId: number, timeoutMs: number): Promise<OwnerInForce | undefined>;
 }
 
 export function isCutoverKind(value: string): value is CutoverKind {

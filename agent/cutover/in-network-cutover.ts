@@ -8,7 +8,7 @@ import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts'
 import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
 import type { Clock } from '../clock.ts';
-import type { ContestOutcome, CutoverMethod, OwnershipChange } from './cutover-method.ts';
+import type { ContestOutcome, CutoverMethod, OwnerInForce, OwnershipChange } from './cutover-method.ts';
 import type { DataPlaneLink } from './data-plane-link.ts';
 
 export interface InNetworkCutoverOptions {
@@ -25,14 +25,15 @@ type ClaimAnswer = 'accepted' | { readonly staleOwner: number; readonly staleEpo
 /** Reads an answer to our CLAIM out of a header, or undefined when the header is about something else. */
 function answerTo(
   header: EdgeShiftHeader,
-  change: OwnershipChange,
+  serviceId: number,
+  epoch: number,
   nodeNumber: number,
 ): ClaimAnswer | undefined {
-  if (header.serviceId !== change.serviceId) return undefined;
-  if (header.type === PacketType.CLAIM_ACCEPTED && header.epoch === change.epoch) return 'accepted';
+  if (header.serviceId !== serviceId) return undefined;
+  if (header.type === PacketType.CLAIM_ACCEPTED && header.epoch === epoch) return 'accepted';
   if (header.type !== PacketType.CLAIM_STALE) return undefined;
   // Our own CLAIM resent after it was accepted comes back stale, naming us at our epoch: that is a yes.
-  if (header.targetNodeId === nodeNumber && header.epoch === change.epoch) return 'accepted';
+  if (header.targetNodeId === nodeNumber && header.epoch === epoch) return 'accepted';
   return { staleOwner: header.targetNodeId, staleEpoch: header.epoch };
 }
 
@@ -44,17 +45,42 @@ export class InNetworkCutover implements CutoverMethod {
     this.options = options;
   }
 
-  takeOwnership(change: OwnershipChange, timeoutMs: number): Promise<void> {
+  async takeOwnership(change: OwnershipChange, timeoutMs: number): Promise<void> {
+    const answer = await this.claim(change.serviceId, change.epoch, timeoutMs, change.migrationId);
+    if (answer === 'accepted') return;
+    throw new EdgeShiftError(
+      'ERR_MIGRATION_STALE_EPOCH',
+      `CLAIM of service ${change.serviceId} at epoch ${change.epoch} is stale: node ${answer.staleOwner} owns it at epoch ${answer.staleEpoch}`,
+      {
+        context: { migrationId: change.migrationId, serviceId: change.serviceId, epoch: change.epoch },
+      },
+    );
+  }
+
+  /** A CLAIM at epoch 0 can never win: its CLAIM_STALE answer names the owner in force. */
+  async ownerInForce(serviceId: number, timeoutMs: number): Promise<OwnerInForce> {
+    const answer = await this.claim(serviceId, 0, timeoutMs, 'owner-probe');
+    if (answer === 'accepted') return { isThisNode: true, epoch: 0 };
+    return { isThisNode: answer.staleOwner === this.options.nodeNumber, epoch: answer.staleEpoch };
+  }
+
+  /** Sends CLAIM(service, epoch) until the data plane answers it; rejects after `timeoutMs`. */
+  private claim(
+    serviceId: number,
+    epoch: number,
+    timeoutMs: number,
+    migrationId: string,
+  ): Promise<ClaimAnswer> {
     const { link, clock, nodeNumber, retransmitMs } = this.options;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<ClaimAnswer>((resolve, reject) => {
       const sendClaim = (): void => {
         link
           .send({
             type: PacketType.CLAIM,
             nodeId: nodeNumber,
-            serviceId: change.serviceId,
+            serviceId,
             sequence: link.nextSequence(),
-            epoch: change.epoch,
+            epoch,
             cpuLoadBp: 0,
             memLoadBp: 0,
             inflightRequests: 0,
@@ -62,37 +88,23 @@ export class InNetworkCutover implements CutoverMethod {
           })
           .catch(() => undefined); // a lost send is a lost datagram: the retransmit covers it
       };
-      const finish = (error?: Error): void => {
+      const finish = (settle: () => void): void => {
         unsubscribe();
         clock.clearTimer(deadline);
         clock.clearTimer(retransmit);
-        if (error) reject(error);
-        else resolve();
+        settle();
       };
       const unsubscribe = link.subscribe((header) => {
-        const answer = answerTo(header, change, nodeNumber);
-        if (answer === undefined) return;
-        if (answer === 'accepted') return finish();
-        finish(
-          new EdgeShiftError(
-            'ERR_MIGRATION_STALE_EPOCH',
-            `CLAIM of service ${change.serviceId} at epoch ${change.epoch} is stale: node ${answer.staleOwner} owns it at epoch ${answer.staleEpoch}`,
-            {
-              context: { migrationId: change.migrationId, serviceId: change.serviceId, epoch: change.epoch },
-            },
-          ),
-        );
+        const answer = answerTo(header, serviceId, epoch, nodeNumber);
+        if (answer !== undefined) finish(() => resolve(answer));
       });
       const deadline = clock.setTimer(() => {
-        finish(
-          new EdgeShiftError(
-            'ERR_MIGRATION_TIMEOUT',
-            `no answer to CLAIM of service ${change.serviceId} within ${timeoutMs} ms`,
-            {
-              context: { step: 'claim', migrationId: change.migrationId, timeoutMs },
-            },
-          ),
+        const error = new EdgeShiftError(
+          'ERR_MIGRATION_TIMEOUT',
+          `no answer to CLAIM of service ${serviceId} within ${timeoutMs} ms`,
+          { context: { step: 'claim', migrationId, timeoutMs } },
         );
+        finish(() => reject(error));
       }, timeoutMs);
       let retransmit = clock.setTimer(function again() {
         sendClaim();

@@ -3,7 +3,7 @@
 // UpdateConfiguration and applies it on its SubscribeToConfigurationUpdate event. The target sets its
 // route first (takeOwnership), then the source (followOwnership), both to the new owner at the new epoch.
 import type { FunctionHostControl } from '../../components/function-host/function-host-api.ts';
-import type { ContestOutcome, CutoverMethod, OwnershipChange } from './cutover-method.ts';
+import type { ContestOutcome, CutoverMethod, OwnerInForce, OwnershipChange } from './cutover-method.ts';
 
 export class ReconfigurationCutover implements CutoverMethod {
   readonly kind = 'reconfiguration' as const;
@@ -24,6 +24,10 @@ export class ReconfigurationCutover implements CutoverMethod {
   /** Routes live in each node's function host: nothing on this node can tell what the target did. */
   contestOwnership(): Promise<ContestOutcome> {
     return Promise.resolve('unknown');
+  }
+
+  ownerInForce(): Promise<OwnerInForce | undefined> {
+    return Promise.resolve(undefined);
   }
 
   private async setRoute(change: OwnershipChange, timeoutMs: number): Promise<void> {

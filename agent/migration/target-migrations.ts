@@ -174,6 +174,7 @@ export class TargetMigrations {
         { context },
       );
     }
+    if (local.role === 'owner' && (await this.standDownIfSuperseded(request, local.epoch))) return;
     if (local.role === 'owner' || local.role === 'frozen' || local.role === 'importing') {
       throw new EdgeShiftError(
         'ERR_MIGRATION_BUSY',
@@ -188,6 +189,30 @@ export class TargetMigrations {
         { context },
       );
     }
+  }
+
+  /**
+   * A function host that restarted comes back in its configured role: "owner" where another node has
+   * owned the service since. Where the cutover method has an arbiter that names another owner, the
+   * local one stands down (standby at that owner's epoch) and the move may go on. True when it did.
+   */
+  private async standDownIfSuperseded(request: PrepareRequestMessage, localEpoch: number): Promise<boolean> {
+    const info = this.options.lookupService(request.service);
+    if (info === undefined) return false;
+    const owner = await this.options
+      .cutoverMethod(info.cutover)
+      .ownerInForce(info.serviceId, this.options.cutoverTimeoutMs)
+      .catch(() => undefined);
+    if (owner === undefined || owner.isThisNode || owner.epoch < localEpoch || owner.epoch >= request.epoch) {
+      return false;
+    }
+    this.options.log.warn('the local function host owns a service another node owns: it stands down', {
+      service: request.service,
+      localEpoch,
+      ownerEpoch: owner.epoch,
+    });
+    await this.callHost({ op: 'standDown', service: request.service, epoch: owner.epoch });
+    return true;
   }
 
   async transferState(

@@ -116,6 +116,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         return this.#resume(request);
       case 'dropState':
         return this.#dropState(request);
+      case 'standDown':
+        return this.#standDown(request);
       case 'setRoute':
         return this.#setRoute(request);
     }
@@ -315,6 +317,23 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return {};
   }
 
+  async #standDown(request: RequestOf<'standDown'>): Promise<FunctionHostResponses['standDown']> {
+    const runtime = this.#server.runtime(request.service);
+    if (request.epoch < runtime.epoch) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_STALE_EPOCH',
+        `standDown for ${request.service} at epoch ${request.epoch}, but this node holds epoch ${runtime.epoch}`,
+      );
+    }
+    await runtime.deactivate(request.epoch);
+    this.#migrations.delete(request.service);
+    this.#options.logger.warn('stood down: another node owns the service', {
+      service: request.service,
+      epoch: request.epoch,
+    });
+    return {};
+  }
+
   async #setRoute(request: RequestOf<'setRoute'>): Promise<FunctionHostResponses['setRoute']> {
     const owner = checkAddress(request.owner, 'owner');
     const isChange = await this.#server.setRoute(request.service, owner, request.epoch);
@@ -370,6 +389,7 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   handOver: { service: 'string', migrationId: 'string', epoch: 'integer', newOwner: 'address' },
   resume: { service: 'string', migrationId: 'string' },
   dropState: { service: 'string', migrationId: 'string' },
+  standDown: { service: 'string', epoch: 'integer' },
   setRoute: { service: 'string', owner: 'address', epoch: 'integer' },
   openControlChannel: {},
 };

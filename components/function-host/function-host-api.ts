@@ -69,6 +69,8 @@ export type FunctionHostRequest =
       readonly epoch?: number;
     } & MigrationRef)
   | ({ readonly op: 'dropState' } & MigrationRef)
+  /** An owner that another node has superseded (it restarted with a stale role): standby at `epoch`. */
+  | { readonly op: 'standDown'; readonly service: string; readonly epoch: number }
   | { readonly op: 'setRoute'; readonly service: string; readonly owner: UdpAddress; readonly epoch: number }
   | { readonly op: 'openControlChannel' };
 
@@ -131,6 +133,7 @@ export interface FunctionHostResponses {
   handOver: HandedOver;
   resume: { readonly processedBufferedRequests: number };
   dropState: Record<string, never>;
+  standDown: Record<string, never>;
   setRoute: Record<string, never>;
   openControlChannel: ControlChannelInfo;
 }

@@ -232,11 +232,11 @@ export class ServiceRuntime {
   }
 
   /**
-   * Undoes an activation whose cutover never happened (the agent aborted after activate): back to
-   * standby at the epoch held before, state dropped; a request that reached it anyway is answered
-   * ERR_FNHOST_NOT_OWNER so its client retries at the owner.
+   * Undoes an activation whose cutover never happened (the agent aborted after activate), or stands
+   * down an owner another node superseded: back to standby at `epoch`, state dropped; a request that
+   * reached it anyway is answered ERR_FNHOST_NOT_OWNER so its client retries at the owner.
    */
-  async deactivate(previousEpoch: number): Promise<number> {
+  async deactivate(epoch: number): Promise<number> {
     this.#transition(['owner'], 'standby');
     await this.#whenIdle();
     const items = this.#takeAllQueued();
@@ -248,7 +248,7 @@ export class ServiceRuntime {
         `${this.name} activation was aborted`,
       );
     }
-    this.#epoch = previousEpoch;
+    this.#epoch = epoch;
     this.store.clear();
     return items.length;
   }

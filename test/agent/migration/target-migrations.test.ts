@@ -192,7 +192,8 @@ describe('agent/migration/target-migrations', function () {
     assert.ok(!nodes.hostB.calls.includes('beginImport'), 'nothing was imported');
   });
 
-  it('refuses a move of a service it already owns', async () => {
+  /** node-b's function host claims the service at epoch 1, whatever the data plane says. */
+  function ownerOnB(): void {
     nodes.hostB.addService({
       service: STATEFUL.name,
       serviceId: STATEFUL.serviceId,
@@ -200,6 +201,21 @@ describe('agent/migration/target-migrations', function () {
       role: 'owner',
       epoch: 1,
     });
+  }
+
+  it('refuses a move of a service it already owns', async () => {
+    ownerOnB();
+    nodes.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 2, epoch: 1 });
     await assert.rejects(prepare('m-owned'), (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_BUSY');
+    assert.equal(nodes.hostB.role(STATEFUL.name), 'owner', 'the owner in force keeps the service');
+  });
+
+  it('stands down a function host that came back as owner of a service the data plane gives another node', async () => {
+    // node-b's function host restarted in its configured role; node-a has owned the service since.
+    ownerOnB();
+    nodes.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 1, epoch: 1 });
+    await prepare('m-restarted');
+    assert.ok(nodes.hostB.calls.includes('standDown'), 'the stale owner stood down');
+    assert.equal(nodes.hostB.role(STATEFUL.name), 'importing', 'and the move into it goes on');
   });
 });

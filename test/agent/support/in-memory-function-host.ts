@@ -242,6 +242,11 @@ export class InMemoryFunctionHost implements FunctionHostControl {
       case 'setRoute':
         sim.route = { owner: request.owner, epoch: request.epoch };
         return {};
+      case 'standDown':
+        sim.state = new Map();
+        sim.role = 'standby';
+        sim.epoch = request.epoch;
+        return {};
     }
   }
 

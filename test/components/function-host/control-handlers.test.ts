@@ -270,6 +270,17 @@ describe('components/function-host/control-handlers', () => {
       assert.equal(a.server.runtime(SERVICE).epoch, 2, 'a stale epoch changes nothing');
     });
 
+    it('standDown turns a superseded owner into a standby at the epoch in force, with no state', async () => {
+      const a = await start('node-a', 'owner');
+      await rejectsWith(
+        a.control.call({ op: 'standDown', service: SERVICE, epoch: 0 }, 5000),
+        'ERR_FNHOST_STALE_EPOCH',
+      );
+      await a.control.call({ op: 'standDown', service: SERVICE, epoch: 3 }, 5000);
+      const runtime = a.server.runtime(SERVICE);
+      assert.deepEqual([runtime.role, runtime.epoch, runtime.store.keyCount('app')], ['standby', 3, 0]);
+    });
+
     it('a new migration replaces one abandoned before the freeze', async () => {
       const a = await start('node-a', 'owner');
       await a.control.call(
