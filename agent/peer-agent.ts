@@ -131,8 +131,8 @@ export class PeerAgent {
       cutoverMethod: (kind) => this.cutoverMethod(kind),
       idleTimeoutMs: options.settings.targetIdleTimeoutMs,
       hostCallTimeoutMs: options.settings.timeouts.hostCallMs,
-      // The target gives up on its CLAIM before the source gives up on the Cutover call, so the source
-      // nearly always gets a definite answer; only a broken link leaves the outcome to be asked for.
+      // The target gives up on its CLAIM before the source gives up on the TakeOver call (activateMs +
+      // cutoverMs), so the source nearly always gets a definite answer; a broken link leaves it to be settled.
       cutoverTimeoutMs: Math.max(1, Math.floor(options.settings.timeouts.cutoverMs * 0.8)),
       onCommitted: () => this.policy.recordMove(options.clock.nowMs()),
     });
