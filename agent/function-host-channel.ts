@@ -26,7 +26,7 @@ import { parseReply } from './function-host-client.ts';
 type Op = FunctionHostRequest['op'];
 
 /** The operations that carry state bytes or sit in the freeze window, where every millisecond shows. */
-export const CHANNEL_OPS: ReadonlySet<Op> = new Set<Op>([
+const CHANNEL_OPS: ReadonlySet<Op> = new Set<Op>([
   'readExportChunk',
   'importChunk',
   'nextDelta',

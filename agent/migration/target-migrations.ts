@@ -124,7 +124,7 @@ export class TargetMigrations {
         { context },
       );
     }
-    await this.checkLocalRole(request);
+    await this.checkLocalRole(request, info);
     const run = new MigrationRun(
       {
         migrationId: request.migration_id,
@@ -163,7 +163,7 @@ export class TargetMigrations {
   }
 
   /** Fencing on the target side: it must not already serve the service, nor hold a newer epoch. */
-  private async checkLocalRole(request: PrepareRequestMessage): Promise<void> {
+  private async checkLocalRole(request: PrepareRequestMessage, info: TargetServiceInfo): Promise<void> {
     const functions = await this.callHost({ op: 'listFunctions' });
     const local = functions.find((entry) => entry.service === request.service);
     const context = { migrationId: request.migration_id, service: request.service };
@@ -174,7 +174,7 @@ export class TargetMigrations {
         { context },
       );
     }
-    if (local.role === 'owner' && (await this.standDownIfSuperseded(request, local.epoch))) return;
+    if (local.role === 'owner' && (await this.standDownIfSuperseded(request, info, local.epoch))) return;
     if (local.role === 'owner' || local.role === 'frozen' || local.role === 'importing') {
       throw new EdgeShiftError(
         'ERR_MIGRATION_BUSY',
@@ -196,9 +196,11 @@ export class TargetMigrations {
    * owned the service since. Where the cutover method has an arbiter that names another owner, the
    * local one stands down (standby at that owner's epoch) and the move may go on. True when it did.
    */
-  private async standDownIfSuperseded(request: PrepareRequestMessage, localEpoch: number): Promise<boolean> {
-    const info = this.options.lookupService(request.service);
-    if (info === undefined) return false;
+  private async standDownIfSuperseded(
+    request: PrepareRequestMessage,
+    info: TargetServiceInfo,
+    localEpoch: number,
+  ): Promise<boolean> {
     const owner = await this.options
       .cutoverMethod(info.cutover)
       .ownerInForce(info.serviceId, this.options.cutoverTimeoutMs)
