@@ -149,6 +149,7 @@ export class PeerAgent {
     agent.unsubscribeAdvice = options.dataPlaneLink?.subscribe((header) => {
       if (header.type === PacketType.ADVICE) void agent.handleAdvice(header);
     });
+    for (const peer of options.peers) agent.clientFor(peer).connect();
     return agent;
   }
 

@@ -57,16 +57,13 @@ function methodOf(name: string): grpc.MethodDefinition<object, unknown> {
 
 export class PeerClient {
   readonly peerNodeId: string;
-  private readonly client: grpc.Client;
+  private readonly options: PeerClientOptions;
+  private client: grpc.Client;
 
   constructor(options: PeerClientOptions) {
     this.peerNodeId = options.peerNodeId;
-    this.client = new grpc.Client(options.grpcAddress, createPeerChannelCredentials(options.tls), {
-      ...peerChannelOptions(options.peerNodeId),
-      'grpc.max_send_message_length': MAX_PEER_MESSAGE_BYTES,
-      'grpc.max_receive_message_length': MAX_PEER_MESSAGE_BYTES,
-      ...options.channelOptions,
-    });
+    this.options = options;
+    this.client = this.newClient();
   }
 
   prepare(request: PrepareRequestMessage, timeoutMs: number): Promise<PrepareResponseMessage> {
@@ -109,7 +106,7 @@ export class PeerClient {
     });
     // A rejection before finish() is awaited must not be reported as unhandled; write() sees it too.
     summary.catch(() => undefined);
-    const call = this.client.makeClientStreamRequest<object, unknown>(
+    const call = this.usableClient().makeClientStreamRequest<object, unknown>(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
@@ -156,6 +153,39 @@ export class PeerClient {
     };
   }
 
+  /**
+   * Starts the TLS handshake now rather than on the first call: a migration's first Prepare would
+   * otherwise pay for it, on both nodes, while the source is serving. A peer that is down is retried
+   * with the channel's backoff.
+   */
+  connect(): void {
+    this.client.getChannel().getConnectivityState(true);
+  }
+
+  /**
+   * The client for the next call. A channel in TRANSIENT_FAILURE fails calls at once until its backoff
+   * ends, so a peer that came up after connect() (or after a failure) would be refused for no reason:
+   * such a channel is replaced, and the call connects afresh.
+   */
+  private usableClient(): grpc.Client {
+    if (this.client.getChannel().getConnectivityState(false) !== grpc.connectivityState.TRANSIENT_FAILURE) {
+      return this.client;
+    }
+    this.client.close();
+    this.client = this.newClient();
+    return this.client;
+  }
+
+  private newClient(): grpc.Client {
+    const { options } = this;
+    return new grpc.Client(options.grpcAddress, createPeerChannelCredentials(options.tls), {
+      ...peerChannelOptions(options.peerNodeId),
+      'grpc.max_send_message_length': MAX_PEER_MESSAGE_BYTES,
+      'grpc.max_receive_message_length': MAX_PEER_MESSAGE_BYTES,
+      ...options.channelOptions,
+    });
+  }
+
   close(): void {
     this.client.close();
   }
@@ -168,7 +198,7 @@ export class PeerClient {
   ): Promise<Response> {
     const method = methodOf(name);
     return new Promise<Response>((resolve, reject) => {
-      this.client.makeUnaryRequest<object, unknown>(
+      this.usableClient().makeUnaryRequest<object, unknown>(
         method.path,
         method.requestSerialize,
         method.responseDeserialize,

@@ -105,6 +105,19 @@ describe('agent/peer-agent', function () {
     }
   });
 
+  describe('start', () => {
+    it('connects to its peers at once, so the first migration does not wait for a TLS handshake', async () => {
+      const proxied = await startTwoNodes({ cutover: 'in-network', proxied: true });
+      try {
+        const proxy = proxied.proxy;
+        assert.ok(proxy);
+        await until(() => proxy.accepted > 0, 'node-a connects to node-b through the proxy');
+      } finally {
+        await proxied.close();
+      }
+    });
+  });
+
   describe('migrate and pull', () => {
     it('refuses to move a service this node does not own', async () => {
       await assert.rejects(

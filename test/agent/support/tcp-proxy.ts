@@ -1,5 +1,5 @@
 // A TCP relay between a gRPC client and server, so a test can cut the link in the middle of a call:
-// cut() destroys every relayed connection and stops accepting new ones.
+// cut() destroys every relayed connection and stops accepting new ones; `accepted` counts connections.
 import net from 'node:net';
 
 export class TcpProxy {
@@ -11,9 +11,14 @@ export class TcpProxy {
     this.sockets = sockets;
   }
 
+  /** Client connections accepted so far. */
+  accepted = 0;
+
   static async start(upstreamPort: number): Promise<TcpProxy> {
     const sockets = new Set<net.Socket>();
+    const counter = { onAccept: (): void => undefined };
     const server = net.createServer((client) => {
+      counter.onAccept();
       const upstream = net.connect(upstreamPort, '127.0.0.1');
       for (const socket of [client, upstream]) {
         sockets.add(socket);
@@ -25,7 +30,9 @@ export class TcpProxy {
       upstream.on('close', () => client.destroy());
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new TcpProxy(server, sockets);
+    const proxy = new TcpProxy(server, sockets);
+    counter.onAccept = () => (proxy.accepted += 1);
+    return proxy;
   }
 
   get port(): number {
