@@ -10,6 +10,12 @@ import { parseRecipe, selectManifest, type Recipe } from '../../scripts/local-nu
 
 const RECIPE_DIR = new URL('../../recipes/', import.meta.url).pathname;
 const EXPECTED = ['com.edgeshift.FunctionHost', 'com.edgeshift.NodeMonitor', 'com.edgeshift.PeerAgent'];
+/** Node flags per component: the two on a migration's path get garbage-collection headroom. */
+const NODE_FLAGS: Record<string, string> = {
+  'com.edgeshift.FunctionHost': '--initial-old-space-size=64 ',
+  'com.edgeshift.NodeMonitor': '',
+  'com.edgeshift.PeerAgent': '--initial-old-space-size=64 ',
+};
 
 function loadRecipe(name: string): Recipe {
   return parseRecipe(readFileSync(path.join(RECIPE_DIR, `${name}.yaml`), 'utf8'), `${name}.yaml`);
@@ -58,7 +64,7 @@ describe('recipes', () => {
           assert.equal(manifest.platform.architecture, architecture, 'an explicit manifest, not a wildcard');
           assert.equal(
             manifest.lifecycle.run?.script,
-            'node {artifacts:decompressedPath}/bundle/main.mjs',
+            `node ${NODE_FLAGS[name]}{artifacts:decompressedPath}/bundle/main.mjs`,
             'Run',
           );
           const crt = architecture === 'amd64' ? 'aws-crt-linux-x64' : 'aws-crt-linux-arm64';
