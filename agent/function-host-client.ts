@@ -35,6 +35,12 @@ function count(op: Op, value: Fields, field: string): number {
   return number;
 }
 
+function milliseconds(op: Op, value: Fields, field: string): number {
+  const number = value[field];
+  if (typeof number !== 'number' || !Number.isFinite(number) || number < 0) throw badReply(op, field);
+  return number;
+}
+
 function text(op: Op, value: Fields, field: string): string {
   const string = value[field];
   if (typeof string !== 'string') throw badReply(op, field);
@@ -91,7 +97,10 @@ export function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
     case 'activate':
       return { stateChecksum: text(op, f, 'stateChecksum') };
     case 'handOver':
-      return { forwardedRequests: count(op, f, 'forwardedRequests') };
+      return {
+        forwardedRequests: count(op, f, 'forwardedRequests'),
+        frozenMs: milliseconds(op, f, 'frozenMs'),
+      };
     case 'resume':
       return { processedBufferedRequests: count(op, f, 'processedBufferedRequests') };
     case 'openControlChannel':

@@ -18,6 +18,7 @@ import {
 import { serveCloudCommands } from './cloud-commands.ts';
 import { agentControlTopic, handleControlRequest, parseControlRequest } from './control-service.ts';
 import { DataPlaneLink } from './cutover/data-plane-link.ts';
+import { UdpCutoverNotifier } from './cutover/cutover-notifier.ts';
 import { ChannelFunctionHostControl } from './function-host-channel.ts';
 import { IpcFunctionHostControl } from './function-host-client.ts';
 import { PeerAgent } from './peer-agent.ts';
@@ -68,6 +69,7 @@ export function peerAgentComponentOptions(
         listen: resolved.dataPlaneListen,
         log: logger.child('data-plane'),
       });
+      const notifier = await UdpCutoverNotifier.open(logger.child('cutover-notice'));
       const host = new ChannelFunctionHostControl(
         new IpcFunctionHostControl(ipc, nodeThingName),
         logger.child('function-host'),
@@ -82,6 +84,7 @@ export function peerAgentComponentOptions(
         host,
         tls,
         dataPlaneLink: link,
+        notifier,
         clock: systemClock,
         log: logger,
         settings: resolved.settings,
@@ -117,6 +120,7 @@ export function peerAgentComponentOptions(
           await agent.close();
           host.close();
           await link.close();
+          await notifier.close();
         },
       };
     },

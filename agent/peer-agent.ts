@@ -17,6 +17,7 @@ import type {
 import type { Clock } from './clock.ts';
 import type { CutoverKind, CutoverMethod } from './cutover/cutover-method.ts';
 import type { DataPlaneLink } from './cutover/data-plane-link.ts';
+import type { CutoverNotifier } from './cutover/cutover-notifier.ts';
 import type { EdgeShiftHeader } from '../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../p4/protocol/edgeshift-protocol.ts';
 import { InNetworkCutover } from './cutover/in-network-cutover.ts';
@@ -70,6 +71,8 @@ export interface PeerAgentOptions {
   readonly tls: TlsMaterial;
   /** Needed when a service cuts over in-network. */
   readonly dataPlaneLink?: DataPlaneLink;
+  /** Sends the cutoverNotice to a source's function host after a move into this node. */
+  readonly notifier: CutoverNotifier;
   readonly clock: Clock;
   readonly log: Logger;
   readonly settings: PeerAgentSettings;
@@ -129,6 +132,7 @@ export class PeerAgent {
         );
       },
       cutoverMethod: (kind) => this.cutoverMethod(kind),
+      notifier: options.notifier,
       idleTimeoutMs: options.settings.targetIdleTimeoutMs,
       hostCallTimeoutMs: options.settings.timeouts.hostCallMs,
       // The target gives up on its CLAIM before the source gives up on the TakeOver call (activateMs +

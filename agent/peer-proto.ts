@@ -86,6 +86,7 @@ export interface TakeOverRequestMessage {
   readonly final_delta_sha256: Buffer;
   readonly expected_state_checksum: string;
   readonly source_request_endpoint: UdpEndpointMessage;
+  readonly cutover_notice_token: string;
 }
 export interface TakeOverResponseMessage {
   readonly state_checksum: string;
@@ -258,6 +259,7 @@ export const parsePeerMessage = {
       final_delta_sha256: sha256Field(f, m, 'final_delta_sha256'),
       expected_state_checksum: text(f, m, 'expected_state_checksum'),
       source_request_endpoint: endpoint(f, m, 'source_request_endpoint'),
+      cutover_notice_token: text(f, m, 'cutover_notice_token'),
     };
   },
   TakeOverResponse: (value: unknown): TakeOverResponseMessage => {

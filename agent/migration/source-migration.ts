@@ -2,10 +2,11 @@
 // chunks, pre-copy deltas until they are small, freeze (taking the last delta), have the target import
 // it, activate (checksums must match) and cut over in one TakeOver call, then hand over buffered
 // requests and commit. The freeze window is where requests wait, so it holds three round trips only:
-// freeze, TakeOver, handOver.
+// freeze, TakeOver, handOver; and the target ends it itself, by a notice straight to this node's
+// function host, as soon as its cutover is done (the handOver call then finds it done).
 // Invariant: a failure before CUT_OVER leaves the source serving (resume processes everything it
 // buffered) and tells the target to drop its partial state; a failure after CUT_OVER completes forward.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 import { hasErrorCode } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
@@ -97,8 +98,10 @@ export interface MigrationResult {
   readonly deltaRounds: number;
   readonly deltaBytes: number;
   readonly transferMs: number;
-  /** From the freeze until buffered requests were handed over (or resumed, on abort). */
+  /** From the freeze call until the hand-over was acknowledged here (or resumed, on abort). */
   readonly freezeWindowMs: number;
+  /** How long the function host held the service frozen, as its requests saw it (0 on abort). */
+  readonly serviceFrozenMs: number;
   /** The cutover step alone on the target (CLAIM round trip, or route update). */
   readonly cutoverMs: number;
   readonly totalMs: number;
@@ -126,6 +129,7 @@ interface Measurements {
   transferMs: number;
   freezeStartMs?: number;
   freezeWindowMs: number;
+  serviceFrozenMs: number;
   cutoverMs: number;
   bufferedRequests: number;
   forwardedRequests: number;
@@ -143,6 +147,7 @@ export class SourceMigration {
     deltaBytes: 0,
     transferMs: 0,
     freezeWindowMs: 0,
+    serviceFrozenMs: 0,
     cutoverMs: 0,
     bufferedRequests: 0,
     forwardedRequests: 0,
@@ -312,14 +317,22 @@ export class SourceMigration {
   private hasOpenExport = false;
   /** Set when this node won the new epoch at the arbiter after an unclear TakeOver: resume at it. */
   private resumeEpoch: number | undefined;
+  /** Lets the target end the freeze itself once its cutover is done (cutoverNotice). */
+  private readonly noticeToken = randomBytes(16).toString('hex');
 
   private async freeze(): Promise<FunctionHostResponses['freeze']> {
     const { plan, deps } = this;
     this.run.transition([S.PREPARING, S.COPYING_DELTAS], S.FROZEN);
     this.measured.freezeStartMs = deps.clock.nowMs();
+    const newOwner = this.measured.targetEndpoint;
     const frozen = await this.step(
       'freeze',
-      this.host({ op: 'freeze', service: plan.service, migrationId: plan.migrationId }),
+      this.host({
+        op: 'freeze',
+        service: plan.service,
+        migrationId: plan.migrationId,
+        ...(newOwner ? { handOverOnNotice: { token: this.noticeToken, epoch: this.epoch, newOwner } } : {}),
+      }),
       deps.settings.timeouts.freezeMs,
     );
     this.measured.bufferedRequests = frozen.bufferedRequests;
@@ -339,6 +352,7 @@ export class SourceMigration {
       final_delta_sha256: sha256(finalDelta),
       expected_state_checksum: plan.isStateful ? frozen.stateChecksum : '',
       source_request_endpoint: plan.sourceEndpoint,
+      cutover_notice_token: this.measured.targetEndpoint ? this.noticeToken : '',
     };
     const timeoutMs = deps.settings.timeouts.activateMs + deps.settings.timeouts.cutoverMs;
     try {
@@ -421,6 +435,7 @@ export class SourceMigration {
       }),
     );
     this.measured.forwardedRequests = handedOver?.forwardedRequests ?? 0;
+    this.measured.serviceFrozenMs = handedOver?.frozenMs ?? 0;
     this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? deps.clock.nowMs());
     // The target commits by itself when the source falls silent, so a lost Commit is harmless.
     await this.untilDone('commit', () =>
@@ -527,6 +542,7 @@ export class SourceMigration {
       deltaBytes: measured.deltaBytes,
       transferMs: measured.transferMs,
       freezeWindowMs: measured.freezeWindowMs,
+      serviceFrozenMs: measured.serviceFrozenMs,
       cutoverMs: measured.cutoverMs,
       totalMs: this.deps.clock.nowMs() - startedMs,
       bufferedRequests: measured.bufferedRequests,

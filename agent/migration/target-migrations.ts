@@ -14,6 +14,7 @@ import type {
   UdpAddress,
 } from '../../components/function-host/function-host-api.ts';
 import { withTimeout, type Clock, type TimerHandle } from '../clock.ts';
+import type { CutoverNotifier } from '../cutover/cutover-notifier.ts';
 import type { CutoverKind, CutoverMethod } from '../cutover/cutover-method.ts';
 import type {
   AbortRequestMessage,
@@ -46,6 +47,8 @@ export interface TargetMigrationsOptions {
   readonly log: Logger;
   readonly lookupService: (service: string) => TargetServiceInfo | undefined;
   readonly cutoverMethod: (kind: CutoverKind) => CutoverMethod;
+  /** Tells the source's function host that the cutover is done, when the source asked for it. */
+  readonly notifier: CutoverNotifier;
   /** Silence from the source this long ends the migration (drop before cutover, keep after). */
   readonly idleTimeoutMs: number;
   readonly hostCallTimeoutMs: number;
@@ -281,7 +284,8 @@ export class TargetMigrations {
 
   /**
    * The freeze-window call: checks and imports the last delta, activates (checksum must equal the
-   * source's) and cuts over. Fails before CUT_OVER drop the partial state, as any failure before it does.
+   * source's) and cuts over, then notifies the source's function host straight away. Fails before
+   * CUT_OVER drop the partial state, as any failure before it does.
    */
   async takeOver(request: TakeOverRequestMessage, caller: PeerCaller): Promise<TakeOverResponseMessage> {
     const session = this.sessionFor(request.migration_id, caller);
@@ -303,6 +307,13 @@ export class TargetMigrations {
     const activated = await this.activateLocally(session, request);
     run.transition([S.ACTIVATING], S.ACTIVATED);
     const cutoverMs = await this.cutOver(session, request.source_request_endpoint);
+    if (request.cutover_notice_token !== '') {
+      this.options.notifier.notify(request.source_request_endpoint, {
+        service: run.identity.service,
+        epoch: run.identity.epoch,
+        token: request.cutover_notice_token,
+      });
+    }
     return { state_checksum: activated.stateChecksum, epoch: run.identity.epoch, cutover_ms: cutoverMs };
   }
 

@@ -10,6 +10,7 @@ import type {
   FunctionHostControl,
   FunctionHostRequest,
   FunctionHostResponses,
+  HandOverOnNotice,
   UdpAddress,
 } from './function-host-api.ts';
 import type { RequestServer, RouteEntry } from './request-server.ts';
@@ -225,7 +226,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const runtime = this.#server.runtime(request.service);
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
-    const bufferedRequests = await runtime.freeze();
+    const notice = request.handOverOnNotice;
+    const bufferedRequests = await runtime.freeze(
+      notice && { ...notice, newOwner: checkAddress(notice.newOwner, 'handOverOnNotice.newOwner') },
+    );
     // Taken in the same call: the freeze window is the one time a round trip delays requests.
     if (!runtime.store.isTracking) return { bufferedRequests, stateChecksum: runtime.store.checksum() };
     migration.snapshot = undefined;
@@ -290,7 +294,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       epoch: request.epoch,
       forwardedRequests,
     });
-    return { forwardedRequests };
+    return { forwardedRequests, frozenMs: runtime.lastFrozenMs };
   }
 
   #resume(request: RequestOf<'resume'>): FunctionHostResponses['resume'] {
@@ -374,7 +378,7 @@ function checkAddress(value: UdpAddress, field: string): UdpAddress {
 
 // ---- validation of requests from the wire ------------------------------------------------------
 
-type FieldKind = 'string' | 'integer' | 'bytes' | 'address';
+type FieldKind = 'string' | 'integer' | 'bytes' | 'address' | 'notice';
 
 const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   listFunctions: {},
@@ -394,8 +398,11 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   openControlChannel: {},
 };
 
+const NOTICE_TOKEN = /^[0-9a-f]{32}$/;
+
 const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {
   nextDelta: { maxBytes: 'integer' },
+  freeze: { handOverOnNotice: 'notice' },
   activate: { delta: 'bytes' },
   resume: { epoch: 'integer' },
 };
@@ -415,6 +422,17 @@ function isFieldValid(value: unknown, kind: FieldKind): boolean {
         address !== null &&
         typeof address.address === 'string' &&
         Number.isInteger(address.port)
+      );
+    }
+    case 'notice': {
+      const notice = value as Partial<HandOverOnNotice> | null;
+      return (
+        typeof notice === 'object' &&
+        notice !== null &&
+        typeof notice.token === 'string' &&
+        NOTICE_TOKEN.test(notice.token) &&
+        isFieldValid(notice.epoch, 'integer') &&
+        isFieldValid(notice.newOwner, 'address')
       );
     }
   }

@@ -37,6 +37,17 @@ export interface UdpAddress {
   readonly port: number;
 }
 
+/**
+ * Given with freeze: the new owner's agent may end the freeze itself, by a cutoverNotice datagram to
+ * the service's port naming this epoch and token once its cutover is done (request-wire.ts).
+ */
+export interface HandOverOnNotice {
+  /** 32 hex digits, random per migration; the old owner's agent hands it to the new owner's. */
+  readonly token: string;
+  readonly epoch: number;
+  readonly newOwner: UdpAddress;
+}
+
 export interface MigrationRef {
   readonly service: string;
   readonly migrationId: string;
@@ -52,7 +63,7 @@ export type FunctionHostRequest =
       /** Optional cap on the delta's size; changed keys beyond it stay for the next delta. */
       readonly maxBytes?: number;
     } & MigrationRef)
-  | ({ readonly op: 'freeze' } & MigrationRef)
+  | ({ readonly op: 'freeze'; readonly handOverOnNotice?: HandOverOnNotice } & MigrationRef)
   | ({ readonly op: 'beginImport'; readonly epoch: number } & MigrationRef)
   | ({ readonly op: 'importChunk'; readonly index: number; readonly data: Uint8Array } & MigrationRef)
   | ({ readonly op: 'importDelta'; readonly delta: Uint8Array } & MigrationRef)
@@ -118,6 +129,8 @@ export interface Activated {
 export interface HandedOver {
   /** Requests buffered during the freeze, now forwarded to the new owner. */
   readonly forwardedRequests: number;
+  /** How long the service was frozen, as its requests saw it: from the freeze to the hand-over. */
+  readonly frozenMs: number;
 }
 
 export interface FunctionHostResponses {

@@ -235,6 +235,13 @@ export class RequestServer {
       this.#services.get(datagram.service)?.runtime.handOverComplete(datagram.epoch);
       return;
     }
+    if (datagram.kind === 'cutoverNotice') {
+      const runtime = this.#services.get(datagram.service)?.runtime;
+      if (runtime?.cutoverNotice(datagram.epoch, datagram.token) !== true) {
+        this.#options.logger.debug('cutover notice ignored', { service: datagram.service, from });
+      }
+      return;
+    }
     const { request } = datagram;
     const hosted = this.#services.get(request.service);
     if (hosted !== undefined) {

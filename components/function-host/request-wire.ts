@@ -126,28 +126,61 @@ export interface HandOverMarker {
   readonly handOverComplete: { readonly service: string; readonly epoch: number };
 }
 
+/**
+ * Sent by the new owner's agent to the old owner's service port once its cutover is done, with the
+ * token the old owner's agent handed both sides: the old owner hands over at once instead of waiting
+ * for the answer to travel back through both agents. Duplicates and strays change nothing.
+ */
+export interface CutoverNotice {
+  readonly cutoverNotice: { readonly service: string; readonly epoch: number; readonly token: string };
+}
+
 export type Datagram =
   | { readonly kind: 'request'; readonly request: FunctionRequest }
-  | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number };
+  | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number }
+  | {
+      readonly kind: 'cutoverNotice';
+      readonly service: string;
+      readonly epoch: number;
+      readonly token: string;
+    };
 
-/** What a service port receives: a request, or the old owner's hand-over marker. */
+function parseServiceEpoch(
+  value: unknown,
+  name: string,
+): Parsed<{ service: string; epoch: number; rest: Record<string, unknown> }> {
+  if (!isRecord(value) || typeof value.service !== 'string' || !Number.isInteger(value.epoch)) {
+    return { ok: false, reason: `${name} must be {service: string, epoch: integer, ...}` };
+  }
+  return { ok: true, value: { service: value.service, epoch: value.epoch as number, rest: value } };
+}
+
+/** What a service port receives: a request, the old owner's hand-over marker or the new owner's notice. */
 export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
-  const marker = json.value.handOverComplete;
-  if (marker === undefined) {
-    const request = requestFromRecord(json.value);
-    return request.ok ? { ok: true, value: { kind: 'request', request: request.value } } : request;
+  const { handOverComplete, cutoverNotice } = json.value;
+  if (handOverComplete !== undefined) {
+    const marker = parseServiceEpoch(handOverComplete, 'handOverComplete');
+    if (!marker.ok) return marker;
+    const { service, epoch } = marker.value;
+    return { ok: true, value: { kind: 'handOverComplete', service, epoch } };
   }
-  if (!isRecord(marker) || typeof marker.service !== 'string' || !Number.isInteger(marker.epoch)) {
-    return { ok: false, reason: 'handOverComplete must be {service: string, epoch: integer}' };
+  if (cutoverNotice !== undefined) {
+    const notice = parseServiceEpoch(cutoverNotice, 'cutoverNotice');
+    if (!notice.ok) return notice;
+    const { service, epoch, rest } = notice.value;
+    if (typeof rest.token !== 'string' || rest.token.length === 0) {
+      return { ok: false, reason: 'cutoverNotice.token must be a non-empty string' };
+    }
+    return { ok: true, value: { kind: 'cutoverNotice', service, epoch, token: rest.token } };
   }
-  return {
-    ok: true,
-    value: { kind: 'handOverComplete', service: marker.service, epoch: marker.epoch as number },
-  };
+  const request = requestFromRecord(json.value);
+  return request.ok ? { ok: true, value: { kind: 'request', request: request.value } } : request;
 }
 
-export function encodeMessage(message: FunctionRequest | FunctionReply | HandOverMarker): Buffer {
+export function encodeMessage(
+  message: FunctionRequest | FunctionReply | HandOverMarker | CutoverNotice,
+): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }

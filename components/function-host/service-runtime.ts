@@ -3,10 +3,17 @@
 // owner. Driven by the request server (arrivals) and the control handlers (role changes).
 // Invariants: a request id is processed at most once; requests with one key run one at a time in
 // arrival order; only the owner processes, and a node that gave up the epoch never does again.
+import { timingSafeEqual } from 'node:crypto';
+
 import { EdgeShiftError, type ErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { DedupeWindow } from './dedupe-window.ts';
-import type { FunctionHostResponses, FunctionRole, UdpAddress } from './function-host-api.ts';
+import type {
+  FunctionHostResponses,
+  FunctionRole,
+  HandOverOnNotice,
+  UdpAddress,
+} from './function-host-api.ts';
 import type { FunctionContext, FunctionDefinition } from './function-loader.ts';
 import { encodeMessage, type FunctionReply, type FunctionRequest } from './request-wire.ts';
 import { StateStore } from './state-store.ts';
@@ -28,6 +35,12 @@ export interface ServiceRuntimeOptions {
   /** The other node that owns this service by the route table, if any. */
   readonly routedOwner: () => UdpAddress | undefined;
   readonly logger: Logger;
+}
+
+function tokensMatch(expected: string, presented: string): boolean {
+  const a = Buffer.from(expected, 'utf8');
+  const b = Buffer.from(presented, 'utf8');
+  return a.byteLength === b.byteLength && timingSafeEqual(a, b);
 }
 
 export type FunctionSummaryWithCounters = FunctionHostResponses['listFunctions'][number] & {
@@ -81,6 +94,10 @@ export class ServiceRuntime {
   #forwarded = 0;
   #rejected = 0;
   #handedOverRequests = 0;
+  #noticeExpected: HandOverOnNotice | undefined;
+  #frozenAtMs = 0;
+  #lastFrozenMs = 0;
+  #noticeHandOvers = 0;
 
   constructor(options: ServiceRuntimeOptions) {
     this.#options = options;
@@ -99,6 +116,16 @@ export class ServiceRuntime {
 
   get epoch(): number {
     return this.#epoch;
+  }
+
+  /** Hand-overs that a cutoverNotice started (the rest waited for the agent's handOver call). */
+  get noticeHandOvers(): number {
+    return this.#noticeHandOvers;
+  }
+
+  /** How long the last freeze held requests: from freeze() until the service left 'frozen'. */
+  get lastFrozenMs(): number {
+    return this.#lastFrozenMs;
   }
 
   /** Requests accepted and not yet answered: running, queued behind their key, buffered or held. */
@@ -144,11 +171,34 @@ export class ServiceRuntime {
     );
   }
 
-  /** Stops starting requests; resolves once those in progress have finished, with the buffer size. */
-  async freeze(): Promise<number> {
+  /**
+   * Stops starting requests; resolves once those in progress have finished, with the buffer size.
+   * With `notice`, the new owner may end the freeze itself by a cutoverNotice carrying that token.
+   */
+  async freeze(notice?: HandOverOnNotice): Promise<number> {
     this.#transition(['owner'], 'frozen');
+    this.#noticeExpected = notice;
     await this.#whenIdle();
     return this.#queuedCount;
+  }
+
+  /**
+   * The new owner's word that its cutover is done. A frozen source that expects this epoch and token
+   * hands over at once; anything else (a duplicate, a stray, a wrong token) is ignored. True when it
+   * handed over.
+   */
+  cutoverNotice(epoch: number, token: string): boolean {
+    const expected = this.#noticeExpected;
+    if (this.#role !== 'frozen' || expected === undefined) return false;
+    if (expected.epoch !== epoch || !tokensMatch(expected.token, token)) return false;
+    const context = { service: this.name, epoch };
+    this.#noticeHandOvers += 1;
+    void this.handOver(epoch, expected.newOwner).then(
+      (forwardedRequests) =>
+        this.#options.logger.info("handed over on the new owner's notice", { ...context, forwardedRequests }),
+      (err: unknown) => this.#options.logger.warn('hand-over on notice failed', { ...context, err }),
+    );
+    return true;
   }
 
   /**
@@ -267,6 +317,12 @@ export class ServiceRuntime {
 
   #transition(from: readonly FunctionRole[], to: FunctionRole): void {
     this.#requireRole(from, `${this.#role} -> ${to}`);
+    if (this.#role === 'frozen') {
+      // A notice is only ever awaited in the freeze it was given with.
+      this.#noticeExpected = undefined;
+      this.#lastFrozenMs = performance.now() - this.#frozenAtMs;
+    }
+    if (to === 'frozen') this.#frozenAtMs = performance.now();
     this.#options.logger.info(`${this.#role} -> ${to}`, { service: this.name, epoch: this.#epoch });
     this.#role = to;
   }

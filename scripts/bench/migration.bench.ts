@@ -1,7 +1,8 @@
 // Benchmark of moving the stateful sensor-stats function on the two-node test bed
 // (scripts/testbed/two-node-testbed.ts) under open-loop load, for about 1 MiB and 64 MiB of state:
-// cutover time and freeze window (p50, max over the moves), requests lost and duplicated, p99 latency
-// of the requests sent during the moves over the p99 of those sent between them (same run), and
+// cutover time, freeze window (agent) and how long the service was frozen (function host), p50 and max
+// over the moves, requests lost and duplicated, p99 latency of the requests sent during the moves
+// over the p99 of those sent between them (same run), and
 // state-transfer throughput against raw loopback TCP measured in the same run. Writes the latency
 // plot of the 64 MiB run to build/bench/migration-latency.svg.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -139,6 +140,7 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
 function sizeMetrics(prefix: string, run: SizeRun): Metrics {
   const cutover = run.moves.map((move) => move.cutoverMs);
   const freeze = run.moves.map((move) => move.freezeWindowMs);
+  const frozen = run.moves.map((move) => move.serviceFrozenMs);
   const throughput = run.moves.map((move) => move.snapshotBytes / MIB / (move.transferMs / 1000));
   const { window, steady } = run;
   return {
@@ -147,6 +149,8 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
     [`${prefix}CutoverMaxMs`]: Math.max(...cutover),
     [`${prefix}FreezeP50Ms`]: median(freeze),
     [`${prefix}FreezeMaxMs`]: Math.max(...freeze),
+    [`${prefix}ServiceFrozenP50Ms`]: median(frozen),
+    [`${prefix}ServiceFrozenMaxMs`]: Math.max(...frozen),
     [`${prefix}MoveTotalP50Ms`]: median(run.moves.map((move) => move.totalMs)),
     [`${prefix}TransferMiBPerS`]: median(throughput),
     [`${prefix}LostRequests`]: run.report.totals.lost,

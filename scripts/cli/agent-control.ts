@@ -31,6 +31,7 @@ export interface AgentResultView {
   readonly deltaBytes: number;
   readonly transferMs: number;
   readonly freezeWindowMs: number;
+  readonly serviceFrozenMs: number;
   readonly cutoverMs: number;
   readonly totalMs: number;
   readonly bufferedRequests: number;

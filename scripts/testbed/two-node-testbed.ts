@@ -136,6 +136,7 @@ function parseMigrationResult(value: unknown): MigrationResult {
     typeof value.migrationId !== 'string' ||
     (value.outcome !== 'committed' && value.outcome !== 'aborted') ||
     typeof value.freezeWindowMs !== 'number' ||
+    typeof value.serviceFrozenMs !== 'number' ||
     typeof value.cutoverMs !== 'number' ||
     typeof value.snapshotBytes !== 'number' ||
     !Array.isArray(value.transitions)

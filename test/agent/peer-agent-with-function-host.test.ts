@@ -7,6 +7,7 @@ import net from 'node:net';
 
 import { systemClock } from '../../agent/clock.ts';
 import { DataPlaneLink } from '../../agent/cutover/data-plane-link.ts';
+import { UdpCutoverNotifier, type CutoverNotifier } from '../../agent/cutover/cutover-notifier.ts';
 import type { CutoverKind } from '../../agent/cutover/cutover-method.ts';
 import { PeerAgent } from '../../agent/peer-agent.ts';
 import { createLogger } from '../../components/common/logger.ts';
@@ -141,6 +142,15 @@ describe('agent/peer-agent with the real function host', function () {
       ];
       const links: DataPlaneLink[] = [];
       const agents: PeerAgent[] = [];
+      const udpNotifier = await UdpCutoverNotifier.open(createLogger('test:notice'));
+      const notices: { to: UdpAddress; epoch: number }[] = [];
+      const notifier: CutoverNotifier = {
+        notify: (to, notice) => {
+          notices.push({ to, epoch: notice.epoch });
+          udpNotifier.notify(to, notice);
+        },
+        close: () => udpNotifier.close(),
+      };
       const client = new OpenLoopClient(
         () =>
           cutover === 'in-network' && dataPlane.ownerOf(SERVICE_ID)?.nodeId === 2
@@ -172,6 +182,7 @@ describe('agent/peer-agent with the real function host', function () {
               host: hosts[index]!.control,
               tls: index === 0 ? certs.nodeA : certs.nodeB,
               dataPlaneLink: link,
+              notifier,
               clock: systemClock,
               log: createLogger(`test:${nodeId}`),
               settings: { ...TEST_SETTINGS, deltaThresholdBytes: 4096 },
@@ -220,6 +231,20 @@ describe('agent/peer-agent with the real function host', function () {
             `counts of ${key}`,
           );
         }
+        assert.deepEqual(
+          notices,
+          [{ to: { address: '127.0.0.1', port: portA }, epoch: 2 }],
+          "node-b's agent told node-a's function host that the cutover was done",
+        );
+        assert.equal(
+          hosts[0]!.server.runtime(SERVICE).noticeHandOvers,
+          1,
+          "node-a's function host handed over on that notice",
+        );
+        assert.ok(
+          result.serviceFrozenMs > 0 && result.serviceFrozenMs <= result.freezeWindowMs,
+          `the service was frozen ${result.serviceFrozenMs} ms, within the ${result.freezeWindowMs} ms window`,
+        );
         const servedByB = client.replies.filter((reply) => reply.node === 'node-b');
         assert.ok(
           servedByB.length > 0 && servedByB.every((reply) => reply.epoch === 2),
@@ -232,6 +257,7 @@ describe('agent/peer-agent with the real function host', function () {
         await client.close();
         for (const agent of agents) await agent.close();
         for (const link of links) await link.close();
+        await notifier.close();
         for (const host of hosts) await host.close();
         await dataPlane.close();
       }

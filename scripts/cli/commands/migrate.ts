@@ -69,7 +69,7 @@ export function migrationResultLines(result: AgentResultView): string[] {
       ],
       result.transitions,
     ),
-    `total ${ms(result.totalMs)} ms, transfer ${ms(result.transferMs)} ms, freeze window ${ms(result.freezeWindowMs)} ms, cutover ${ms(result.cutoverMs)} ms`,
+    `total ${ms(result.totalMs)} ms, transfer ${ms(result.transferMs)} ms, freeze window ${ms(result.freezeWindowMs)} ms (service frozen ${ms(result.serviceFrozenMs)} ms), cutover ${ms(result.cutoverMs)} ms`,
     `snapshot ${result.snapshotBytes} bytes in ${result.chunkCount} chunks, ${result.deltaRounds} delta rounds (${result.deltaBytes} bytes), ${result.bufferedRequests} requests buffered, ${result.forwardedRequests} forwarded`,
   ];
 }

@@ -141,6 +141,11 @@ describe('agent/migration/source-migration', function () {
       assert.ok(result.deltaRounds >= 2, 'at least one pre-copy delta and the final one');
       assert.equal(result.bufferedRequests, 0, 'nothing was buffered yet when the freeze began');
       assert.equal(result.forwardedRequests, 30, 'the 30 requests that arrived while frozen are forwarded');
+      assert.deepEqual(
+        hostA.noticeHandOvers,
+        [`${STATEFUL.name}@2`],
+        "node-b's cutover notice ended node-a's freeze",
+      );
       assert.ok(
         result.freezeWindowMs >= 0 && result.cutoverMs >= 0,
         'freeze window and cutover time are recorded',
@@ -356,6 +361,7 @@ describe('agent/migration/source-migration', function () {
       );
       assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state at once');
       assert.equal(current.hostA.role(STATEFUL.name), 'owner', 'node-a resumed');
+      assert.deepEqual(current.hostA.noticeHandOvers, [], 'no cutover, so no notice');
       assertNoneLostOrDuplicated(current, sent);
     });
 
@@ -463,6 +469,7 @@ describe('agent/migration/source-migration', function () {
       const sent = sendBurst(current, 'before', 80);
       current.hostB.faults.activate = () => {
         sendBurst(current, 'frozen', 5); // buffered on node-a, which is about to die
+        current.hostA.acceptsNotices = false; // dead before node-b's cutover notice reaches it
       };
       current.hostA.faults.handOver = () => {
         current.agentA.destroy();

@@ -175,6 +175,7 @@ describe('agent/migration/target-migrations', function () {
           final_delta_sha256: sha256(Buffer.alloc(0)),
           expected_state_checksum: '',
           source_request_endpoint: { address: '127.0.0.1', port: STATEFUL.port },
+          cutover_notice_token: '',
         },
         10_000,
       ),

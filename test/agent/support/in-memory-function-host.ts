@@ -5,12 +5,14 @@
 // records what it processed, buffered and forwarded, so tests can count lost and duplicated requests.
 import { createHash } from 'node:crypto';
 
+import type { CutoverNotifier } from '../../../agent/cutover/cutover-notifier.ts';
 import type {
   FunctionHostControl,
   FunctionHostRequest,
   FunctionHostResponses,
   FunctionRole,
   FunctionSummary,
+  HandOverOnNotice,
   UdpAddress,
 } from '../../../components/function-host/function-host-api.ts';
 
@@ -35,10 +37,20 @@ interface ServiceSim {
   isImportParsed: boolean;
   buffered: SimulatedRequest[];
   forwardTo?: UdpAddress;
+  /** Given with freeze: the notice that ends the freeze, and the count it forwarded. */
+  notice?: HandOverOnNotice;
+  handedOver?: number;
   route?: { owner: UdpAddress; epoch: number };
 }
 
 const hostsByEndpoint = new Map<string, InMemoryFunctionHost>();
+
+/** Delivers cutoverNotices to the double at the addressed endpoint, as UDP would. */
+export const inMemoryNotifier: CutoverNotifier = {
+  notify: (to, notice) =>
+    hostsByEndpoint.get(endpointKey(to))?.receiveNotice(notice.service, notice.epoch, notice.token),
+  close: () => Promise.resolve(),
+};
 
 function endpointKey(endpoint: UdpAddress): string {
   return endpoint.address; // one double per node address, whatever the service port
@@ -84,6 +96,10 @@ export class InMemoryFunctionHost implements FunctionHostControl {
   readonly forwarded: string[] = [];
   /** Requests refused because this node neither owns nor forwards the service. */
   readonly refused: string[] = [];
+  /** False once a test makes this node's function host unreachable to notices (a dead node). */
+  acceptsNotices = true;
+  /** Hand-overs a cutoverNotice triggered (service@epoch). */
+  readonly noticeHandOvers: string[] = [];
   /** Run before an op is served: throw to fail it, never settle to hang it. */
   readonly faults: Partial<Record<Op, Fault>> = {};
   private readonly services = new Map<string, ServiceSim>();
@@ -142,6 +158,21 @@ export class InMemoryFunctionHost implements FunctionHostControl {
     return this.sim(service).route;
   }
 
+  /** A cutoverNotice arriving on the request path: hands over when the freeze expects it. */
+  receiveNotice(service: string, epoch: number, token: string): void {
+    const sim = this.sim(service);
+    const expected = sim.notice;
+    if (
+      !this.acceptsNotices ||
+      sim.role !== 'frozen' ||
+      expected?.epoch !== epoch ||
+      expected.token !== token
+    )
+      return;
+    this.handOver(sim, expected.newOwner);
+    this.noticeHandOvers.push(`${service}@${epoch}`);
+  }
+
   /** A request arriving on the request path. */
   submit(service: string, request: SimulatedRequest): void {
     const sim = this.sim(service);
@@ -196,6 +227,7 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         return takeDelta(sim);
       case 'freeze': {
         sim.role = 'frozen';
+        sim.notice = request.handOverOnNotice;
         const frozen = { bufferedRequests: sim.buffered.length, stateChecksum: stateChecksum(sim.state) };
         return sim.dirty === undefined ? frozen : { ...frozen, finalDelta: takeDelta(sim).delta };
       }
@@ -220,15 +252,14 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         sim.epoch = request.epoch;
         return { stateChecksum: stateChecksum(sim.state) };
       case 'handOver': {
+        if (sim.role === 'forwarding' && sim.handedOver !== undefined)
+          return { forwardedRequests: sim.handedOver, frozenMs: 0 };
         if (request.epoch <= sim.epoch) throw new Error(`handOver at epoch ${request.epoch} <= ${sim.epoch}`);
-        sim.role = 'forwarding';
-        sim.forwardTo = request.newOwner;
-        const buffered = sim.buffered.splice(0);
-        for (const item of buffered) this.forward(sim, item);
-        return { forwardedRequests: buffered.length };
+        return { forwardedRequests: this.handOver(sim, request.newOwner), frozenMs: 0 };
       }
       case 'resume': {
         sim.role = 'owner';
+        sim.notice = undefined;
         if (request.epoch !== undefined && request.epoch > sim.epoch) sim.epoch = request.epoch;
         const buffered = sim.buffered.splice(0);
         for (const item of buffered) this.process(sim, item);
@@ -258,6 +289,16 @@ export class InMemoryFunctionHost implements FunctionHostControl {
     value.writeUInt32BE(count, 0);
     sim.state.set(request.key, value);
     sim.dirty?.add(request.key);
+  }
+
+  private handOver(sim: ServiceSim, newOwner: UdpAddress): number {
+    sim.role = 'forwarding';
+    sim.forwardTo = newOwner;
+    sim.notice = undefined;
+    const buffered = sim.buffered.splice(0);
+    for (const item of buffered) this.forward(sim, item);
+    sim.handedOver = buffered.length;
+    return buffered.length;
   }
 
   private forward(sim: ServiceSim, request: SimulatedRequest): void {

@@ -9,7 +9,7 @@ import type { CutoverKind } from '../../../agent/cutover/cutover-method.ts';
 import { PeerAgent, type PeerAgentSettings } from '../../../agent/peer-agent.ts';
 import type { TlsMaterial } from '../../../agent/peer-tls.ts';
 import { FakeDataPlane } from './fake-data-plane.ts';
-import { InMemoryFunctionHost } from './in-memory-function-host.ts';
+import { InMemoryFunctionHost, inMemoryNotifier } from './in-memory-function-host.ts';
 import { ManualClock } from './manual-clock.ts';
 import { testCertificates } from './test-certificates.ts';
 import { TcpProxy } from './tcp-proxy.ts';
@@ -135,6 +135,7 @@ export async function startTwoNodes(options: {
       host,
       tls,
       dataPlaneLink,
+      notifier: inMemoryNotifier,
       clock,
       log: createLogger(`test:${nodeId}`),
       settings: { ...TEST_SETTINGS, ...options.settings },

@@ -431,6 +431,25 @@ describe('components/function-host/control-handlers', () => {
         input: { op: 'handOver', service: 's', migrationId: 'm', epoch: 2, newOwner: 'b' },
         error: 'handOver: newOwner must be a valid address',
       },
+      {
+        name: 'freeze with a cutover notice',
+        input: {
+          op: 'freeze',
+          service: 's',
+          migrationId: 'm',
+          handOverOnNotice: { token: '0f'.repeat(16), epoch: 2, newOwner: { address: '10.0.0.2', port: 9 } },
+        },
+      },
+      {
+        name: 'freeze with a notice token that is not 32 hex digits',
+        input: {
+          op: 'freeze',
+          service: 's',
+          migrationId: 'm',
+          handOverOnNotice: { token: 'secret', epoch: 2, newOwner: { address: '10.0.0.2', port: 9 } },
+        },
+        error: 'freeze: handOverOnNotice must be a valid notice when given',
+      },
       { name: 'array', input: [], error: 'request must be an object' },
     ];
     for (const { name, input, error } of cases) {

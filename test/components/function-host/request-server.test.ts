@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 
 import { hasErrorCode } from '../../../components/common/errors.ts';
 import { RequestServer } from '../../../components/function-host/request-server.ts';
-import type { FunctionRequest } from '../../../components/function-host/request-wire.ts';
+import { encodeMessage, type FunctionRequest } from '../../../components/function-host/request-wire.ts';
 import { UdpTestClient } from './helpers/udp-client.ts';
 import {
   counterFunction,
@@ -243,6 +243,53 @@ describe('components/function-host/request-server', () => {
         ],
         'the older buffered request runs first',
       );
+    });
+
+    it("hands over at once on the new owner's cutover notice, and only on the one its freeze expects", async () => {
+      const { a, b, client } = await twoNodes();
+      const token = 'a1'.repeat(16);
+      b.runtime('counter').beginImport();
+      b.runtime('counter').activate(2);
+      await a.runtime('counter').freeze({ token, epoch: 2, newOwner: b.serviceAddress('counter') });
+      client.send(a.serviceAddress('counter'), request('c:1', 'k', 1));
+      while (a.runtime('counter').summary().bufferedRequests < 1) await new Promise((r) => setImmediate(r));
+      for (const [epoch, presented] of [
+        [2, 'b2'.repeat(16)],
+        [3, token],
+        [2, token.slice(1)],
+      ] as const) {
+        assert.equal(a.runtime('counter').cutoverNotice(epoch, presented), false, `${epoch}/${presented}`);
+      }
+      assert.equal(a.runtime('counter').role, 'frozen', 'a wrong token or epoch changes nothing');
+      client.sendRaw(
+        a.serviceAddress('counter'),
+        encodeMessage({ cutoverNotice: { service: 'counter', epoch: 2, token } }),
+      );
+      const [received] = await client.waitForReplies(1);
+      assert.equal(received?.reply.node, 'node-b', 'the buffered request went to the new owner');
+      assert.equal(a.runtime('counter').role, 'forwarding');
+      assert.equal(a.runtime('counter').noticeHandOvers, 1);
+      assert.equal(
+        await a.runtime('counter').handOver(2, b.serviceAddress('counter')),
+        1,
+        'the agent finds it done',
+      );
+      assert.ok(a.runtime('counter').lastFrozenMs > 0, 'the freeze is measured');
+    });
+
+    it('ignores a cutover notice after the freeze it was given with has ended', async () => {
+      const { a, b, client } = await twoNodes();
+      const token = 'c3'.repeat(16);
+      await a.runtime('counter').freeze({ token, epoch: 2, newOwner: b.serviceAddress('counter') });
+      a.runtime('counter').resume();
+      client.sendRaw(
+        a.serviceAddress('counter'),
+        encodeMessage({ cutoverNotice: { service: 'counter', epoch: 2, token } }),
+      );
+      client.send(a.serviceAddress('counter'), request('c:1'));
+      const [received] = await client.waitForReplies(1);
+      assert.equal(received?.reply.node, 'node-a', 'the resumed owner keeps serving');
+      assert.equal(a.runtime('counter').noticeHandOvers, 0);
     });
 
     it('fences an owner that gets a route to another node at a newer epoch', async () => {

@@ -56,7 +56,7 @@ describe('scripts/cli/commands/migrate', function () {
     assert.match(text, /^ +\d+ +HANDING_OVER +COMMITTED$/m, 'the timeline ends in COMMITTED');
     assert.match(
       text,
-      /^total \d+\.\d ms, transfer \d+\.\d ms, freeze window \d+\.\d ms, cutover \d+\.\d ms$/m,
+      /^total \d+\.\d ms, transfer \d+\.\d ms, freeze window \d+\.\d ms \(service frozen \d+\.\d ms\), cutover \d+\.\d ms$/m,
       'timings',
     );
     const services: string[] = [];

@@ -1,0 +1,52 @@
+// The new owner's side of the cutoverNotice (components/function-host/request-wire.ts): once a
+// cutover is done, the target agent (migration/target-migrations.ts) tells the old owner's function
+// host directly, over UDP on the request path, so the old owner hands over its buffered requests
+// without waiting for the TakeOver answer to travel back through both agents. The notice only
+// shortens the freeze: the source agent's own handOver call still follows, and finds it done.
+import dgram from 'node:dgram';
+
+import type { Logger } from '../../components/common/logger.ts';
+import type { UdpAddress } from '../../components/function-host/function-host-api.ts';
+import { encodeMessage, type CutoverNotice } from '../../components/function-host/request-wire.ts';
+
+export interface CutoverNotifier {
+  notify(to: UdpAddress, notice: CutoverNotice['cutoverNotice']): void;
+  close(): Promise<void>;
+}
+
+export class UdpCutoverNotifier implements CutoverNotifier {
+  private readonly socket: dgram.Socket;
+  private readonly log: Logger;
+
+  private constructor(socket: dgram.Socket, log: Logger) {
+    this.socket = socket;
+    this.log = log;
+    socket.on('error', (err) => log.warn('cutover notice socket error', { err }));
+  }
+
+  static async open(log: Logger): Promise<UdpCutoverNotifier> {
+    const socket = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.bind(0, () => {
+        socket.off('error', reject);
+        resolve();
+      });
+    });
+    return new UdpCutoverNotifier(socket, log);
+  }
+
+  notify(to: UdpAddress, notice: CutoverNotice['cutoverNotice']): void {
+    const bytes = encodeMessage({ cutoverNotice: notice });
+    // Sent twice: a lost notice costs the freeze the TakeOver answer's way back, a duplicate nothing.
+    for (let copy = 0; copy < 2; copy += 1) {
+      this.socket.send(bytes, to.port, to.address, (err) => {
+        if (err) this.log.warn('cutover notice not sent', { to, err });
+      });
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise<void>((resolve) => this.socket.close(() => resolve()));
+  }
+}
