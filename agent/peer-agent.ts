@@ -30,7 +30,7 @@ import {
 import { TargetMigrations } from './migration/target-migrations.ts';
 import { PeerClient } from './peer-client.ts';
 import { PlacementPolicy, type PlacementDecision, type PlacementThresholds } from './placement-policy.ts';
-import type { MigrationStatusMessage } from './peer-proto.ts';
+import { buildPeerCodecs, type MigrationStatusMessage } from './peer-proto.ts';
 import { startPeerServer, type PeerCaller, type PeerHandlers, type PeerServer } from './peer-server.ts';
 import type { TlsMaterial } from './peer-tls.ts';
 
@@ -143,6 +143,7 @@ export class PeerAgent {
   }
 
   static async start(options: PeerAgentOptions): Promise<PeerAgent> {
+    buildPeerCodecs();
     const agent = new PeerAgent(options);
     agent.server = await startPeerServer({
       listenAddress: options.listenAddress,

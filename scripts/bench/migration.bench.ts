@@ -80,8 +80,13 @@ interface SizeRun {
   readonly report: LoadReport;
   readonly windows: readonly TimeRange[];
   readonly window: LatencySummary;
+  /** The moves after the first in each direction, whose code paths have run once on both nodes. */
+  readonly warmWindow: LatencySummary;
   readonly steady: LatencySummary;
 }
+
+/** The first move each way runs the migration code for the first time on each node (JIT, codecs). */
+const COLD_MOVES = 2;
 
 async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> {
   const bed = await TwoNodeTestbed.start({
@@ -130,6 +135,7 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
       report,
       windows,
       window: generator.latencyWithin(windows),
+      warmWindow: generator.latencyWithin(windows.slice(COLD_MOVES)),
       steady: generator.latencyWithin(steadyRanges(windows, endMs)),
     };
   } finally {
@@ -142,7 +148,8 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
   const freeze = run.moves.map((move) => move.freezeWindowMs);
   const frozen = run.moves.map((move) => move.serviceFrozenMs);
   const throughput = run.moves.map((move) => move.snapshotBytes / MIB / (move.transferMs / 1000));
-  const { window, steady } = run;
+  const { window, warmWindow, steady } = run;
+  const overSteady = (p99Ms: number): number => (steady.p99Ms > 0 ? p99Ms / steady.p99Ms : 0);
   return {
     [`${prefix}StateBytes`]: median(run.moves.map((move) => move.snapshotBytes)),
     [`${prefix}CutoverP50Ms`]: median(cutover),
@@ -161,8 +168,10 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
     [`${prefix}SteadyP50Ms`]: steady.p50Ms,
     [`${prefix}WindowP99Ms`]: window.p99Ms,
     [`${prefix}SteadyP99Ms`]: steady.p99Ms,
-    [`${prefix}WindowOverSteadyP99`]: steady.p99Ms > 0 ? window.p99Ms / steady.p99Ms : 0,
+    [`${prefix}WindowOverSteadyP99`]: overSteady(window.p99Ms),
     [`${prefix}WindowMaxMs`]: window.maxMs,
+    [`${prefix}WarmWindowP99Ms`]: warmWindow.p99Ms,
+    [`${prefix}WarmWindowOverSteadyP99`]: overSteady(warmWindow.p99Ms),
   };
 }
 
@@ -172,9 +181,9 @@ export const benchmark: Benchmark = {
     'sensor-stats moved A<->B on the two-node test bed under 300 req/s, 1 MiB and 64 MiB of state (in-network cutover)',
   async run(context) {
     await sharedArtifactDir();
-    const moveCount = context.isQuick ? 2 : 4;
+    const moveCount = context.isQuick ? COLD_MOVES + 1 : COLD_MOVES + 4;
     const small = await runSize(1 * MIB, moveCount);
-    const large = await runSize(64 * MIB, context.isQuick ? 2 : 3);
+    const large = await runSize(64 * MIB, context.isQuick ? COLD_MOVES + 1 : COLD_MOVES + 2);
     const rawMiBPerS = await rawTcpMiBPerS(256 * MIB);
     const firstMove = large.windows[0];
     if (firstMove !== undefined) {
