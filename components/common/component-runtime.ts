@@ -49,6 +49,11 @@ export interface ComponentRuntimeOptions<T> {
   readonly signalSource?: { once(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown };
   /** Ends the process (default process.exit); injected by tests. */
   readonly exit?: (code: number) => void;
+  /**
+   * Longest a stop may wait for the component and IPC to close before it exits anyway, with code 1
+   * (default 10 s). With its nucleus gone, nothing else would end a component whose close hangs.
+   */
+  readonly stopDeadlineMs?: number;
 }
 
 export interface ComponentRuntime<T> {
@@ -65,6 +70,8 @@ export function withoutAccessControl(value: unknown): unknown {
   const { accessControl: _accessControl, ...rest } = value as Record<string, unknown>;
   return rest;
 }
+
+const DEFAULT_STOP_DEADLINE_MS = 10_000;
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -120,13 +127,24 @@ export async function runComponent<T>(options: ComponentRuntimeOptions<T>): Prom
     return updates;
   });
 
+  const closeAll = async (): Promise<void> => {
+    await running.close().catch((err: unknown) => logger.error('component close failed', { error: err }));
+    await ipc.close().catch((err: unknown) => logger.error('IPC close failed', { error: err }));
+  };
+  const deadlineMs = options.stopDeadlineMs ?? DEFAULT_STOP_DEADLINE_MS;
   let stopping: Promise<void> | undefined;
   const stop = (exitCode = 0): Promise<void> => {
     stopping ??= (async () => {
       logger.info('stopping', { exitCode });
-      await running.close().catch((err: unknown) => logger.error('component close failed', { error: err }));
-      await ipc.close().catch((err: unknown) => logger.error('IPC close failed', { error: err }));
-      exit(exitCode);
+      let timer: NodeJS.Timeout | undefined;
+      const isClosed = await Promise.race([
+        closeAll().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), deadlineMs))),
+      ]);
+      clearTimeout(timer);
+      if (isClosed) return exit(exitCode);
+      logger.error('close did not finish in time: exiting anyway', { deadlineMs });
+      exit(1);
     })();
     return stopping;
   };

@@ -153,6 +153,22 @@ describe('components/common/component-runtime', function () {
     assert.equal(closeCount, 0, 'no restart');
   });
 
+  it('exits 1 when the component does not finish closing before the stop deadline', async () => {
+    const { svcuid } = nucleus.registerComponent({ name: NAME, version: '1.0.0', configuration: {} });
+    const hanging = await runComponent<TestConfig>({
+      componentName: NAME,
+      schema: SCHEMA,
+      ipc: { socketPath: nucleus.socketPath, authToken: svcuid, connectAttempts: 3 },
+      handleSignals: false,
+      exit: (code) => exitCodes.push(code),
+      stopDeadlineMs: 50,
+      start: () => ({ close: () => new Promise<void>(() => undefined) }),
+    });
+    await hanging.stop(0);
+    assert.deepEqual(exitCodes, [1], 'exit code 1 once the deadline passed');
+    await hanging.ipc.close();
+  });
+
   it('closes the component then IPC and exits 0 on SIGTERM', async () => {
     await start({ periodMs: 100 }, true);
     const ipc = runtime?.ipc;
