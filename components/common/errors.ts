@@ -235,6 +235,12 @@ export const ERROR_CATALOG = {
     howToSolve:
       'Fix the option named in the message (rateHz, durationMs, keyCount, target port, repeat ...).',
   },
+  ERR_LOADGEN_THREAD: {
+    description:
+      'The load generator running on a worker thread failed, exited before its report, or could not answer a latency query.',
+    howToSolve:
+      'Read the message for the thread\'s own error (often an invalid option); run the generator in-process (LoadGenerator) to debug it.',
+  },
   ERR_BENCH_INVALID_MODULE: {
     description:
       'A scripts/bench/*.bench.ts file does not export `benchmark` with a name and a run function, or its run did not return numeric metrics.',
