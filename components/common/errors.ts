@@ -239,7 +239,7 @@ export const ERROR_CATALOG = {
     description:
       'The load generator running on a worker thread failed, exited before its report, or could not answer a latency query.',
     howToSolve:
-      'Read the message for the thread\'s own error (often an invalid option); run the generator in-process (LoadGenerator) to debug it.',
+      "Read the message for the thread's own error (often an invalid option); run the generator in-process (LoadGenerator) to debug it.",
   },
   ERR_BENCH_INVALID_MODULE: {
     description:
