@@ -2,9 +2,10 @@
 // keeps a dedicated event loop (and core) whatever the process that started it is busy with, e.g. the
 // local nuclei of a test bed relaying megabytes of state. Used by the two-node test bed and the demo;
 // the thread itself is data-plane-thread.ts, and everything crossing between them is typed here.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { createLogger, type Logger, type LogFields } from '../../components/common/logger.ts';
+import { startTypeScriptWorker } from '../../components/common/typescript-worker.ts';
 import type { Topology } from '../control-plane/topology.ts';
 import type { PipelineEvent } from './pipeline.ts';
 
@@ -37,9 +38,7 @@ export interface DataPlaneWorkerOptions {
   readonly logger?: Logger;
 }
 
-const THREAD_ENTRY = new URL('./data-plane-thread.ts', import.meta.url).href;
-// A worker thread does not inherit tsx's loader hooks: it registers them before importing its .ts entry.
-const THREAD_BOOTSTRAP = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(THREAD_ENTRY)}); });`;
+const THREAD_ENTRY = new URL('./data-plane-thread.ts', import.meta.url);
 
 type Settle = { resolve: (value: number) => void; reject: (err: Error) => void };
 
@@ -68,12 +67,9 @@ export class DataPlaneWorker {
 
   static async start(options: DataPlaneWorkerOptions): Promise<DataPlaneWorker> {
     const logger = options.logger ?? createLogger('reference-data-plane');
-    const worker = new Worker(THREAD_BOOTSTRAP, {
-      eval: true,
-      workerData: {
-        topology: options.topology,
-        ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
-      },
+    const worker = startTypeScriptWorker(THREAD_ENTRY, {
+      topology: options.topology,
+      ...(options.adminPort === undefined ? {} : { adminPort: options.adminPort }),
     });
     const ready = await new Promise<DataPlaneThreadReply>((resolve, reject) => {
       const onMessage = (reply: DataPlaneThreadReply): void => {

@@ -3,9 +3,10 @@
 // with (a test bed's local nuclei and component log pipes share the main thread, and were busiest
 // exactly during a migration). Used by the migration benchmark; the thread is
 // load-generator-thread.ts, and everything crossing between them is typed here.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 
 import { EdgeShiftError } from '../../components/common/errors.ts';
+import { startTypeScriptWorker } from '../../components/common/typescript-worker.ts';
 import type { LatencySummary, TimeRange } from './latency-timeline.ts';
 import type { LoadGeneratorOptions, LoadReport } from './load-generator.ts';
 
@@ -29,9 +30,7 @@ export type LoadGeneratorThreadReply =
   | { readonly op: 'latency'; readonly id: number; readonly summary: LatencySummary }
   | { readonly op: 'error'; readonly id: number; readonly message: string };
 
-const THREAD_ENTRY = new URL('./load-generator-thread.ts', import.meta.url).href;
-// A worker thread does not inherit tsx's loader hooks: it registers them before importing its .ts entry.
-const THREAD_BOOTSTRAP = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(THREAD_ENTRY)}); });`;
+const THREAD_ENTRY = new URL('./load-generator-thread.ts', import.meta.url);
 
 type Settle<T> = { resolve: (value: T) => void; reject: (err: Error) => void };
 
@@ -67,7 +66,7 @@ export class LoadGeneratorWorker {
 
   /** Starts the run at once on a new thread. */
   static start(options: LoadGeneratorThreadOptions): LoadGeneratorWorker {
-    return new LoadGeneratorWorker(new Worker(THREAD_BOOTSTRAP, { eval: true, workerData: options }));
+    return new LoadGeneratorWorker(startTypeScriptWorker(THREAD_ENTRY, options));
   }
 
   /** Records an event on the run's time axis (LoadGenerator.mark, on the thread). */
