@@ -69,7 +69,7 @@ export function peerAgentComponentOptions(
         listen: resolved.dataPlaneListen,
         log: logger.child('data-plane'),
       });
-      const notifier = await UdpCutoverNotifier.open(logger.child('cutover-notice'));
+      const notifier = new UdpCutoverNotifier(logger.child('cutover-notice'));
       const host = new ChannelFunctionHostControl(
         new IpcFunctionHostControl(ipc, nodeThingName),
         logger.child('function-host'),

@@ -15,25 +15,13 @@ export interface CutoverNotifier {
 }
 
 export class UdpCutoverNotifier implements CutoverNotifier {
-  private readonly socket: dgram.Socket;
+  // Unbound: the first send binds it to a free port, which is all a sender needs.
+  private readonly socket = dgram.createSocket('udp4');
   private readonly log: Logger;
 
-  private constructor(socket: dgram.Socket, log: Logger) {
-    this.socket = socket;
+  constructor(log: Logger) {
     this.log = log;
-    socket.on('error', (err) => log.warn('cutover notice socket error', { err }));
-  }
-
-  static async open(log: Logger): Promise<UdpCutoverNotifier> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(0, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return new UdpCutoverNotifier(socket, log);
+    this.socket.on('error', (err) => log.warn('cutover notice socket error', { err }));
   }
 
   notify(to: UdpAddress, notice: CutoverNotice['cutoverNotice']): void {

@@ -483,12 +483,21 @@ export class EdgeShiftError extends Error {
   }
 }
 
-/** True when `err` carries one of EdgeShift's codes (works across bundle copies). */
 /** True when `code` is one of the catalog's (so it can travel between processes and stay typed). */
 export function isCatalogCode(code: string): code is ErrorCode {
   return Object.hasOwn(ERROR_CATALOG, code);
 }
 
+/** A failure as it leaves for another process: its catalog code when it has one, else `fallback`. */
+export function toWireError(err: unknown, fallback: ErrorCode): { code: ErrorCode; message: string } {
+  const code = (err as { code?: unknown } | null)?.code;
+  return {
+    code: typeof code === 'string' && isCatalogCode(code) ? code : fallback,
+    message: err instanceof Error ? err.message : String(err),
+  };
+}
+
+/** True when `err` carries one of EdgeShift's codes (works across bundle copies). */
 export function hasErrorCode(err: unknown, code: ErrorCode): boolean {
   return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === code;
 }

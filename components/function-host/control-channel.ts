@@ -6,7 +6,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 
-import { isCatalogCode, type ErrorCode } from '../common/errors.ts';
+import { toWireError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import {
   writeFrame,
@@ -25,14 +25,6 @@ export interface ControlChannelOptions {
   /** Local address to listen on (default 127.0.0.1). */
   readonly host?: string;
   readonly logger: Logger;
-}
-
-function errorOf(err: unknown): { code: ErrorCode; message: string } {
-  const code = (err as { code?: unknown } | null)?.code;
-  return {
-    code: typeof code === 'string' && isCatalogCode(code) ? code : 'ERR_FNHOST_FUNCTION_FAILED',
-    message: err instanceof Error ? err.message : String(err),
-  };
 }
 
 export class ControlChannelServer {
@@ -122,7 +114,7 @@ export class ControlChannelServer {
         ...(replyBody === undefined ? {} : { body: replyBody }),
       };
     } catch (err) {
-      reply = { header: { id: header.id, ok: false, error: errorOf(err) } };
+      reply = { header: { id: header.id, ok: false, error: toWireError(err, 'ERR_FNHOST_FUNCTION_FAILED') } };
     }
     if (!socket.destroyed) writeFrame(socket, reply);
   }

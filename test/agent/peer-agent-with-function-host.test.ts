@@ -142,7 +142,7 @@ describe('agent/peer-agent with the real function host', function () {
       ];
       const links: DataPlaneLink[] = [];
       const agents: PeerAgent[] = [];
-      const udpNotifier = await UdpCutoverNotifier.open(createLogger('test:notice'));
+      const udpNotifier = new UdpCutoverNotifier(createLogger('test:notice'));
       const notices: { to: UdpAddress; epoch: number }[] = [];
       const notifier: CutoverNotifier = {
         notify: (to, notice) => {

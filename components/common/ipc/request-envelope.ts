@@ -2,7 +2,7 @@
 // as {correlationId, replyTo, body}; its reply goes to replyTo as {correlationId, ok: true, body} or
 // {correlationId, ok: false, error: {code, message}}. Pure functions used by ipc-client.ts; bodies
 // pass through binary-json.ts so Uint8Array fields survive. Invariant: nothing unvalidated leaves here.
-import { EdgeShiftError, isCatalogCode } from '../errors.ts';
+import { EdgeShiftError, isCatalogCode, toWireError } from '../errors.ts';
 import { decodeBinaryFields, encodeBinaryFields } from './binary-json.ts';
 
 export interface RequestEnvelope {
@@ -71,10 +71,7 @@ export function decodeReply(message: unknown): ReplyEnvelope {
 
 /** What a serving handler's failure looks like on the wire: its EdgeShift code when it has one. */
 export function errorToReply(correlationId: string, err: unknown): ReplyEnvelope {
-  const code = (err as { code?: unknown } | null)?.code;
-  const message = err instanceof Error ? err.message : String(err);
-  const wireCode = typeof code === 'string' && isCatalogCode(code) ? code : 'ERR_IPC_REMOTE_FAILED';
-  return { correlationId, ok: false, error: { code: wireCode, message } };
+  return { correlationId, ok: false, error: toWireError(err, 'ERR_IPC_REMOTE_FAILED') };
 }
 
 /** The requester's view of an error reply: the same EdgeShift code when known, else ERR_IPC_REMOTE_FAILED. */
