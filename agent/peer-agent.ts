@@ -150,6 +150,8 @@ export class PeerAgent {
       tls: options.tls,
       handlers: agent.handlers(),
       allowedPeerNodeIds: options.peers.map((peer) => peer.nodeId),
+      // A peer's call ends by its own deadline within this time, so waiting longer gains nothing.
+      closeGraceMs: options.settings.peerCallTimeoutMs,
     });
     agent.unsubscribeAdvice = options.dataPlaneLink?.subscribe((header) => {
       if (header.type === PacketType.ADVICE) void agent.handleAdvice(header);

@@ -60,11 +60,13 @@ export interface PeerServerOptions {
   readonly handlers: PeerHandlers;
   /** Node ids allowed to call (certificate common names); every call from another is refused. */
   readonly allowedPeerNodeIds: readonly string[];
+  /** How long close() lets running calls and open connections finish before it cuts them. */
+  readonly closeGraceMs: number;
 }
 
 export interface PeerServer {
   readonly port: number;
-  /** Stops accepting calls and lets running calls finish. */
+  /** Stops accepting calls and lets running calls finish, for at most `closeGraceMs`. */
   close(): Promise<void>;
   /** Stops now, cancelling running calls (also how tests make a node die). */
   destroy(): void;
@@ -173,9 +175,28 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
   return {
     port,
     close: () => {
-      closing ??= new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+      closing ??= closeWithin(server, options.closeGraceMs);
       return closing;
     },
     destroy: () => server.forceShutdown(),
   };
+}
+
+/**
+ * A graceful stop with a deadline. grpc-js's tryShutdown waits for every connection to end, and one
+ * still in its TLS handshake is not yet a session it can close: it ends only when the peer hangs up.
+ * Two agents closing one after the other would wait on each other, so the rest is cut at the deadline.
+ */
+function closeWithin(server: grpc.Server, graceMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const deadline = setTimeout(() => {
+      log.warn('connections still open at the close deadline; cutting them', { graceMs });
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(deadline);
+      resolve();
+    });
+  });
 }

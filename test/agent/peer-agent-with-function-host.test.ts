@@ -3,7 +3,6 @@
 // open-loop client keeps sending: the end-to-end check of the contract in function-host-api.ts.
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import net from 'node:net';
 
 import { systemClock } from '../../agent/clock.ts';
 import { DataPlaneLink } from '../../agent/cutover/data-plane-link.ts';
@@ -24,6 +23,7 @@ import { FakeDataPlane } from './support/fake-data-plane.ts';
 import { TEST_PLACEMENT, TEST_SETTINGS } from './support/two-node-harness.ts';
 import { testCertificates } from './support/test-certificates.ts';
 import { until } from './support/until.ts';
+import { freePort } from '../support/free-port.ts';
 
 const SERVICE = 'counter';
 const SERVICE_ID = 5;
@@ -72,21 +72,6 @@ function hostConfig(nodeName: string, initialRole: 'owner' | 'standby', port: nu
     callAttempts: 2,
     maxChunkBytes: 1 << 20,
   };
-}
-
-async function freePort(kind: 'tcp' | 'udp'): Promise<number> {
-  if (kind === 'udp') {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const { port } = socket.address();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    return port;
-  }
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }
 
 /** Open loop: one request per millisecond to wherever `target()` points, over `keys` keys. */

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 
 import * as grpc from '@grpc/grpc-js';
 
@@ -49,6 +50,7 @@ describe('agent/peer-server', () => {
       tls: certs.nodeB,
       handlers: statusOnlyHandlers('node-b'),
       allowedPeerNodeIds: ['node-a'],
+      closeGraceMs: 10_000,
     });
   });
 
@@ -135,5 +137,27 @@ describe('agent/peer-server', () => {
       (err: EdgeShiftError) => err.code === 'ERR_PEER_UNREACHABLE',
       'node-b answering for node-c must fail server name verification',
     );
+  });
+
+  it('closes by its deadline while a connection has not finished its TLS handshake', async () => {
+    const graceful = await startPeerServer({
+      listenAddress: '127.0.0.1:0',
+      tls: certs.nodeB,
+      handlers: statusOnlyHandlers('node-b'),
+      allowedPeerNodeIds: ['node-a'],
+      closeGraceMs: 200,
+    });
+    // A peer that connected and then stalled: grpc-js's graceful stop alone waits for it to hang up.
+    const stalled = net.connect(graceful.port, '127.0.0.1');
+    await new Promise<void>((resolve) => stalled.once('connect', () => resolve()));
+    try {
+      const isClosed = await Promise.race([
+        graceful.close().then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 5_000)),
+      ]);
+      assert.ok(isClosed, 'close() must end by its 200 ms deadline, not wait for the stalled peer');
+    } finally {
+      stalled.destroy();
+    }
   });
 });

@@ -1,7 +1,6 @@
 // Two peer agents (node-a, node-b) on 127.0.0.1 with real gRPC over mutual TLS, real UDP to a fake
 // data plane, in-memory function host doubles and one manual clock. node-a starts as the owner of
 // both services. send() delivers a simulated request where the data path currently points.
-import net from 'node:net';
 
 import { createLogger } from '../../../components/common/logger.ts';
 import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
@@ -13,6 +12,7 @@ import { InMemoryFunctionHost, inMemoryNotifier } from './in-memory-function-hos
 import { ManualClock } from './manual-clock.ts';
 import { testCertificates } from './test-certificates.ts';
 import { TcpProxy } from './tcp-proxy.ts';
+import { freePort } from '../../support/free-port.ts';
 
 export const STATEFUL = { name: 'sensor-stats', serviceId: 7, port: 7107 } as const;
 export const STATELESS = { name: 'ingest', serviceId: 3, port: 7103 } as const;
@@ -48,15 +48,6 @@ export const TEST_PLACEMENT = {
 };
 
 let nextAddressOctet = 10;
-
-/** A port free right now (the agents must know each other's port before either starts). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface TwoNodes {
   readonly clock: ManualClock;

@@ -16,19 +16,12 @@ import {
 import type { FunctionHostConfig } from '../../../components/function-host/function-host-config.ts';
 import { functionHostComponentOptions } from '../../../components/function-host/function-host-component.ts';
 import { LocalNucleus } from '../../../scripts/local-nucleus/local-nucleus.ts';
+import { freePort } from '../../support/free-port.ts';
 
 const NAME = 'com.edgeshift.FunctionHost';
 const AGENT = 'com.test.Agent';
 const NODE = 'node-a';
 const TOPIC = functionHostControlTopic(NODE);
-
-async function freePort(): Promise<number> {
-  const socket = createSocket('udp4');
-  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  const { port } = socket.address();
-  await new Promise<void>((resolve) => socket.close(resolve));
-  return port;
-}
 
 function policy(name: string, operations: string[], resources: string[]): Record<string, unknown> {
   return {
@@ -66,7 +59,7 @@ describe('components/function-host/function-host-component', function () {
       name,
       serviceId,
       module: `builtin:sample-app/${name}`,
-      port: await freePort(),
+      port: await freePort('udp'),
       listenAddress: '127.0.0.1',
     });
     const configuration = {
