@@ -5,6 +5,7 @@
 // opened through IPC (openControlChannel, guarded by accessControl) and reopened after a break.
 // Replies of both paths are checked by the same parseReply.
 import net from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { EdgeShiftError, isCatalogCode } from '../components/common/errors.ts';
 import type { Logger } from '../components/common/logger.ts';
@@ -145,6 +146,7 @@ export class ChannelFunctionHostControl implements FunctionHostControl {
   readonly #ipc: FunctionHostControl;
   readonly #logger: Logger;
   #connection: Promise<ChannelConnection> | undefined;
+  #isClosed = false;
 
   constructor(ipc: FunctionHostControl, logger: Logger) {
     this.#ipc = ipc;
@@ -161,7 +163,28 @@ export class ChannelFunctionHostControl implements FunctionHostControl {
     return parseReply(request.op, reply) as FunctionHostResponses[O];
   }
 
+  /**
+   * Opens the channel ahead of the first call, so that a node's first move does not pay for the IPC
+   * round trip and the connection. The function host may not serve its topic yet when the agent
+   * starts (the dependency is soft), so each attempt is short: a move started meanwhile waits for one
+   * attempt at most, then opens the channel itself. Resolves whether the channel opened.
+   */
+  async openAhead(attemptMs: number, attempts: number): Promise<boolean> {
+    for (let attempt = 1; attempt <= attempts && !this.#isClosed; attempt += 1) {
+      const startedMs = Date.now();
+      try {
+        await this.#open(attemptMs);
+        return true;
+      } catch {
+        // Not serving yet: try again once this attempt's time is up.
+        await delay(Math.max(0, attemptMs - (Date.now() - startedMs)));
+      }
+    }
+    return false;
+  }
+
   close(): void {
+    this.#isClosed = true;
     void this.#connection?.then((connection) => connection.close()).catch(() => undefined);
     this.#connection = undefined;
   }

@@ -53,6 +53,10 @@ async function followLocalLoad(
   }
 }
 
+/** How long the agent tries to open the function host's control channel at start, in short attempts. */
+const CONTROL_CHANNEL_ATTEMPT_MS = 500;
+const CONTROL_CHANNEL_ATTEMPTS = 60;
+
 export function peerAgentComponentOptions(
   overrides: Partial<ComponentRuntimeOptions<PeerAgentConfig>> = {},
 ): ComponentRuntimeOptions<PeerAgentConfig> {
@@ -89,6 +93,9 @@ export function peerAgentComponentOptions(
         log: logger,
         settings: resolved.settings,
         placement: resolved.placement,
+      });
+      void host.openAhead(CONTROL_CHANNEL_ATTEMPT_MS, CONTROL_CHANNEL_ATTEMPTS).then((isOpen) => {
+        if (!isOpen) logger.info('control channel not open yet; the first move will open it');
       });
       const control = await ipc.serve(agentControlTopic(nodeThingName), (body) =>
         handleControlRequest(agent, parseControlRequest(body)),

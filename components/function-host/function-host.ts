@@ -1,13 +1,15 @@
 // Assembles one node's function host from its validated configuration: loads the functions, starts
-// the request server with a runtime per service, and the control handlers the agent calls. Used by
-// main.ts (under Greengrass) and by tests (two hosts in one process). Invariant: a host that failed
-// to start has released every socket it opened.
+// the request server with a runtime per service, and the control handlers the agent calls, once the
+// state-transfer code has passed its self-check (transfer-warm-up.ts). Used by main.ts (under
+// Greengrass) and by tests (two hosts in one process). Invariant: a host that failed to start has
+// released every socket it opened.
 import { createLogger, type Logger } from '../common/logger.ts';
 import { ControlChannelServer } from './control-channel.ts';
 import { FunctionHostControlHandlers, parseControlRequest } from './control-handlers.ts';
 import type { FunctionHostConfig } from './function-host-config.ts';
 import { loadFunction, type FunctionModule } from './function-loader.ts';
 import { RequestServer, type HostedServiceOptions, type RouteEntry } from './request-server.ts';
+import { warmUpStateTransfer } from './transfer-warm-up.ts';
 import { EdgeShiftError } from '../common/errors.ts';
 
 export interface FunctionHostOptions {
@@ -66,6 +68,7 @@ export async function startFunctionHost(
 ): Promise<FunctionHost> {
   const logger = options.logger ?? createLogger('function-host');
   const nodeName = config.nodeName === '' ? (process.env.AWS_IOT_THING_NAME ?? 'node') : config.nodeName;
+  warmUpStateTransfer();
   const server = await RequestServer.start({
     nodeName,
     services: await hostedServices(config, options.builtins ?? {}),

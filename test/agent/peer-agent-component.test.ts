@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import dgram from 'node:dgram';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,11 +9,13 @@ import { peerAgentComponentOptions } from '../../agent/peer-agent-component.ts';
 import { runComponent, type ComponentRuntime } from '../../components/common/component-runtime.ts';
 import { hasErrorCode } from '../../components/common/errors.ts';
 import { connectIpc, type IpcClient } from '../../components/common/ipc/index.ts';
-import { createLogger } from '../../components/common/logger.ts';
+import { createLogger, type Logger } from '../../components/common/logger.ts';
 import { functionHostControlTopic } from '../../components/function-host/function-host-api.ts';
 import { functionHostComponentOptions } from '../../components/function-host/function-host-component.ts';
 import { LocalNucleus } from '../../scripts/local-nucleus/local-nucleus.ts';
+import { freePort } from '../support/free-port.ts';
 import { testCertificates } from './support/test-certificates.ts';
+import { until } from './support/until.ts';
 
 const NODE = 'node-a';
 const AGENT = 'com.edgeshift.PeerAgent';
@@ -61,22 +62,14 @@ describe('agent/peer-agent-component', function () {
   });
 
   /** Registers a component with the nucleus; returns the runtime options that connect it. */
-  function register(name: string, configuration: Record<string, unknown>) {
+  function register(name: string, configuration: Record<string, unknown>, logger?: Logger) {
     const { svcuid } = nucleus.registerComponent({ name, version: '0.1.0', configuration });
     return {
       ipc: { socketPath: nucleus.socketPath, authToken: svcuid, connectAttempts: 3 },
       handleSignals: false,
       exit: () => undefined,
-      logger: createLogger(name, { level: 'silent' }),
+      logger: logger ?? createLogger(name, { level: 'silent' }),
     };
-  }
-
-  async function freeUdpPort(): Promise<number> {
-    const socket = dgram.createSocket('udp4');
-    await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-    const { port } = socket.address();
-    await new Promise<void>((resolve) => socket.close(() => resolve()));
-    return port;
   }
 
   it('runs under the nucleus, reaches the function host over IPC and answers status on its control topic', async () => {
@@ -88,7 +81,7 @@ describe('agent/peer-agent-component', function () {
           name: 'sensor-stats',
           serviceId: 2,
           module: 'builtin:sample-app/sensor-stats',
-          port: await freeUdpPort(),
+          port: await freePort('udp'),
           listenAddress: '127.0.0.1',
         },
       ],
@@ -119,7 +112,15 @@ describe('agent/peer-agent-component', function () {
         `edgeshift/metrics/${NODE}`,
       ]),
     };
-    runtimes.push(await runComponent(peerAgentComponentOptions(register(AGENT, agentConfiguration))));
+    const agentLog: string[] = [];
+    const agentLogger = createLogger(AGENT, { level: 'info', sink: (line) => agentLog.push(line) });
+    runtimes.push(
+      await runComponent(peerAgentComponentOptions(register(AGENT, agentConfiguration, agentLogger))),
+    );
+    await until(
+      () => agentLog.some((line) => line.includes('control channel to the function host open')),
+      'the agent opens the control channel at start, before any move',
+    );
     const { svcuid } = nucleus.registerComponent({
       name: CLI,
       version: '1.0.0',

@@ -31,12 +31,21 @@ type Handle = (request: FunctionHostRequest) => Promise<unknown>;
 /** The IPC side of the agent's FunctionHostControl: hands out the channel, records what it served. */
 class IpcSide implements FunctionHostControl {
   readonly calls: string[] = [];
+  /** Requests left to go unanswered, as while the function host does not serve its topic yet. */
+  unanswered = 0;
   constructor(private readonly server: () => ControlChannelServer) {}
 
   call<O extends FunctionHostRequest['op']>(
     request: Extract<FunctionHostRequest, { op: O }>,
+    timeoutMs: number,
   ): Promise<FunctionHostResponses[O]> {
     this.calls.push(request.op);
+    if (this.unanswered > 0) {
+      this.unanswered -= 1;
+      return new Promise((_resolve, reject) =>
+        setTimeout(() => reject(new EdgeShiftError('ERR_IPC_REQUEST_TIMEOUT', 'no reply')), timeoutMs),
+      );
+    }
     const answer =
       request.op === 'openControlChannel' ? this.server().info : { processedBufferedRequests: 0 };
     return Promise.resolve(answer as FunctionHostResponses[O]);
@@ -90,6 +99,25 @@ describe('components/function-host/control-channel', () => {
     const imported = handled.at(-1);
     assert.ok(imported?.op === 'importChunk' && Buffer.from(imported.data).equals(chunk));
     assert.deepEqual(ipc.calls, ['openControlChannel'], 'one IPC call opened the channel, nothing else');
+  });
+
+  it('opens the channel ahead of the first call, once the function host answers', async () => {
+    ipc.unanswered = 2;
+    assert.equal(await control.openAhead(50, 10), true);
+    assert.deepEqual(ipc.calls, Array(3).fill('openControlChannel'), 'two attempts went unanswered');
+    await control.call({ op: 'freeze', ...ref }, 5000);
+    assert.equal(ipc.calls.length, 3, 'the call found the channel open');
+    assert.equal(handled.length, 1);
+  });
+
+  it('gives up opening ahead after its attempts, and stops once closed', async () => {
+    ipc.unanswered = 100;
+    assert.equal(await control.openAhead(20, 3), false);
+    assert.equal(ipc.calls.length, 3);
+    const opening = control.openAhead(20, 100);
+    control.close();
+    assert.equal(await opening, false);
+    assert.ok(ipc.calls.length <= 4, `no attempt after close (${ipc.calls.length} calls)`);
   });
 
   it('sends the other operations over IPC', async () => {
