@@ -89,21 +89,56 @@ function identifyCaller(call: AnyServerCall, allowed: ReadonlySet<string>): Peer
   return { nodeId };
 }
 
+/** Runs a handler and answers the call with its result, or with its error as a gRPC status. */
+function answer<Response>(
+  method: string,
+  callback: grpc.sendUnaryData<Response>,
+  run: () => Promise<Response>,
+): void {
+  run().then(
+    (response) => callback(null, response),
+    (err: unknown) => {
+      log.warn('call refused', { method, err });
+      callback(toServiceError(err));
+    },
+  );
+}
+
 function unaryHandler<Request, Response>(
   method: string,
   parse: (value: unknown) => Request,
   allowed: ReadonlySet<string>,
   handle: (request: Request, caller: PeerCaller) => Promise<Response>,
 ): grpc.handleUnaryCall<unknown, Response> {
+  return (call, callback) =>
+    answer(method, callback, async () => handle(parse(call.request), identifyCaller(call, allowed)));
+}
+
+/**
+ * A client stream of exactly one message (TakeOver): acts on the first message as a unary call acts
+ * on its request. The stream keeps flowing to its end, so nothing is left unread; a call that ends
+ * or is cancelled before a message runs nothing.
+ */
+function firstMessageHandler<Request, Response>(
+  method: string,
+  parse: (value: unknown) => Request,
+  allowed: ReadonlySet<string>,
+  handle: (request: Request, caller: PeerCaller) => Promise<Response>,
+): grpc.handleClientStreamingCall<unknown, Response> {
   return (call, callback) => {
-    const run = async (): Promise<Response> => handle(parse(call.request), identifyCaller(call, allowed));
-    run().then(
-      (response) => callback(null, response),
-      (err: unknown) => {
-        log.warn('call refused', { method, err });
-        callback(toServiceError(err));
-      },
-    );
+    let isStarted = false;
+    call.on('data', (raw: unknown) => {
+      if (isStarted) return; // one message is the contract: later ones change nothing
+      isStarted = true;
+      answer(method, callback, async () => handle(parse(raw), identifyCaller(call, allowed)));
+    });
+    call.on('end', () => {
+      if (isStarted) return;
+      answer(method, callback, () =>
+        Promise.reject(new EdgeShiftError('ERR_PEER_BAD_MESSAGE', `${method} ended without a request`)),
+      );
+    });
+    call.on('error', () => undefined); // a cancelled call: nothing to answer
   };
 }
 
@@ -119,17 +154,10 @@ function buildImplementation(
   handlers: PeerHandlers,
   allowed: ReadonlySet<string>,
 ): grpc.UntypedServiceImplementation {
-  const transferState: grpc.handleClientStreamingCall<unknown, TransferSummaryMessage> = (call, callback) => {
-    const run = async (): Promise<TransferSummaryMessage> =>
-      handlers.transferState(parsedChunks(call), identifyCaller(call, allowed));
-    run().then(
-      (summary) => callback(null, summary),
-      (err: unknown) => {
-        log.warn('state transfer refused', { err });
-        callback(toServiceError(err));
-      },
+  const transferState: grpc.handleClientStreamingCall<unknown, TransferSummaryMessage> = (call, callback) =>
+    answer('TransferState', callback, async () =>
+      handlers.transferState(parsedChunks(call), identifyCaller(call, allowed)),
     );
-  };
   return {
     Prepare: unaryHandler('Prepare', parsePeerMessage.PrepareRequest, allowed, (r, c) =>
       handlers.prepare(r, c),
@@ -138,7 +166,7 @@ function buildImplementation(
     ApplyDelta: unaryHandler('ApplyDelta', parsePeerMessage.DeltaRequest, allowed, (r, c) =>
       handlers.applyDelta(r, c),
     ),
-    TakeOver: unaryHandler('TakeOver', parsePeerMessage.TakeOverRequest, allowed, (r, c) =>
+    TakeOver: firstMessageHandler('TakeOver', parsePeerMessage.TakeOverRequest, allowed, (r, c) =>
       handlers.takeOver(r, c),
     ),
     CommitMigration: unaryHandler('CommitMigration', parsePeerMessage.MigrationRef, allowed, (r, c) =>

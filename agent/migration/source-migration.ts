@@ -18,7 +18,7 @@ import type {
 } from '../../components/function-host/function-host-api.ts';
 import { withTimeout, type Clock } from '../clock.ts';
 import type { CutoverKind, CutoverMethod, OwnershipChange } from '../cutover/cutover-method.ts';
-import type { PeerClient } from '../peer-client.ts';
+import type { PeerClient, TakeOverCall } from '../peer-client.ts';
 import { MigrationRun, MigrationState as S, type TransitionRecord } from './migration-state.ts';
 
 /** Step timeouts of a migration, each in milliseconds. */
@@ -70,7 +70,7 @@ export interface SourceMigrationPlan {
 /** The peer calls the source makes (PeerClient, or anything with the same shape). */
 export type SourcePeer = Pick<
   PeerClient,
-  'prepare' | 'openStateStream' | 'applyDelta' | 'takeOver' | 'commit' | 'abort'
+  'prepare' | 'openStateStream' | 'applyDelta' | 'openTakeOver' | 'commit' | 'abort'
 >;
 
 export interface SourceMigrationDeps {
@@ -227,8 +227,13 @@ export class SourceMigration {
     this.measured.targetEndpoint = prepared.request_endpoint;
     if (exported !== undefined && exported.chunkCount > 0) await this.transferSnapshot(exported.chunkCount);
     if (plan.isStateful) await this.preCopyDeltas();
-    const frozen = await this.freeze();
-    await this.takeOver(frozen);
+    // Opened before the freeze, so that inside it only the one message travels.
+    const takeOverCall = deps.peer.openTakeOver(timeouts.freezeMs + timeouts.activateMs + timeouts.cutoverMs);
+    const frozen = await this.freeze().catch((err: unknown) => {
+      takeOverCall.cancel();
+      throw err;
+    });
+    await this.takeOver(takeOverCall, frozen);
   }
 
   private async transferSnapshot(chunkCount: number): Promise<void> {
@@ -340,7 +345,7 @@ export class SourceMigration {
   }
 
   /** The last delta, the target's activation and its cutover in one call. */
-  private async takeOver(frozen: FunctionHostResponses['freeze']): Promise<void> {
+  private async takeOver(call: TakeOverCall, frozen: FunctionHostResponses['freeze']): Promise<void> {
     const { plan, deps } = this;
     this.run.transition([S.FROZEN], S.CUTTING_OVER);
     const finalDelta = asBuffer(frozen.finalDelta ?? EMPTY);
@@ -356,7 +361,7 @@ export class SourceMigration {
     };
     const timeoutMs = deps.settings.timeouts.activateMs + deps.settings.timeouts.cutoverMs;
     try {
-      const answer = await this.step('takeOver', deps.peer.takeOver(request, timeoutMs), timeoutMs);
+      const answer = await this.step('takeOver', call.send(request), timeoutMs);
       this.measured.cutoverMs = answer.cutover_ms;
     } catch (err) {
       if (!(await this.targetKeptTheService(err))) throw err;

@@ -9,6 +9,9 @@ import type { TlsMaterial } from '../../agent/peer-tls.ts';
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import { testCertificates, type TestCertificates } from './support/test-certificates.ts';
 
+/** Take-overs the handlers were asked for (none of these tests should reach one). */
+const takeOvers: string[] = [];
+
 function statusOnlyHandlers(nodeId: string): PeerHandlers {
   const refuse = (): Promise<never> =>
     Promise.reject(new EdgeShiftError('ERR_MIGRATION_UNKNOWN', 'no migration in this test'));
@@ -16,7 +19,10 @@ function statusOnlyHandlers(nodeId: string): PeerHandlers {
     prepare: refuse,
     transferState: refuse,
     applyDelta: refuse,
-    takeOver: refuse,
+    takeOver: (request) => {
+      takeOvers.push(request.migration_id);
+      return refuse();
+    },
     commit: refuse,
     abort: refuse,
     requestMigration: refuse,
@@ -137,6 +143,34 @@ describe('agent/peer-server', () => {
       (err: EdgeShiftError) => err.code === 'ERR_PEER_UNREACHABLE',
       'node-b answering for node-c must fail server name verification',
     );
+  });
+
+  it('runs no take-over for a TakeOver call that ends or is cancelled before its message', async () => {
+    const client = clientWith(certs.nodeA);
+    const cancelled = client.openTakeOver(10_000);
+    cancelled.cancel();
+    const raw = new grpc.Client(
+      `127.0.0.1:${server.port}`,
+      grpc.credentials.createSsl(certs.nodeA.caCert, certs.nodeA.key, certs.nodeA.cert),
+      { 'grpc.ssl_target_name_override': 'node-b' },
+    );
+    const empty = await new Promise<grpc.ServiceError | null>((resolve) => {
+      const call = raw.makeClientStreamRequest(
+        '/edgeshift.peer.v1.PeerAgent/TakeOver',
+        (value: Buffer) => value,
+        (bytes: Buffer) => bytes,
+        new grpc.Metadata(),
+        { deadline: Date.now() + 10_000 },
+        (err) => resolve(err),
+      );
+      call.end();
+    });
+    raw.close();
+    assert.equal(empty?.code, grpc.status.INVALID_ARGUMENT, 'a call with no request is refused');
+    assert.match(empty.details, /ended without a request/);
+    // A later call on the same connection: the server has seen the cancellation before it.
+    await client.getStatus(10_000);
+    assert.deepEqual(takeOvers, [], 'neither call reached the take-over handler');
   });
 
   it('closes by its deadline while a connection has not finished its TLS handshake', async () => {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 
 import { MigrationState } from '../../../agent/migration/migration-state.ts';
+import { PeerClient, type TakeOverCall } from '../../../agent/peer-client.ts';
+import { EdgeShiftError } from '../../../components/common/errors.ts';
 import type { MigrationResult } from '../../../agent/migration/source-migration.ts';
 import { until } from '../support/until.ts';
 import {
@@ -247,6 +249,48 @@ describe('agent/migration/source-migration', function () {
         'node-a owns it again',
       );
       assertNoneLostOrDuplicated(nodes, sent);
+    });
+  });
+
+  describe('the TakeOver call', () => {
+    it('is opened before the freeze, so that inside it only its one message travels', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const events: string[] = [];
+      const openTakeOver = Object.getOwnPropertyDescriptor(PeerClient.prototype, 'openTakeOver')!;
+      Object.defineProperty(PeerClient.prototype, 'openTakeOver', {
+        ...openTakeOver,
+        value(this: PeerClient, timeoutMs: number): TakeOverCall {
+          events.push('openTakeOver');
+          return (openTakeOver.value as PeerClient['openTakeOver']).call(this, timeoutMs);
+        },
+      });
+      current.hostA.faults.freeze = () => {
+        events.push('freeze');
+      };
+      try {
+        const result = await current.agentA.migrate(STATEFUL.name);
+        assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      } finally {
+        Object.defineProperty(PeerClient.prototype, 'openTakeOver', openTakeOver);
+      }
+      assert.deepEqual(events, ['openTakeOver', 'freeze']);
+    });
+
+    it('leaves the target untouched when the freeze fails, and the source serves on', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 30);
+      current.hostA.faults.freeze = () => {
+        throw new EdgeShiftError('ERR_FNHOST_WRONG_ROLE', 'freeze refused for this test');
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted');
+      assert.equal(result.abortReason?.code, 'ERR_FNHOST_WRONG_ROLE');
+      await until(() => !current.agentB.isBusy(STATEFUL.name), 'node-b drops the migration');
+      assert.ok(!current.hostB.calls.includes('activate'), 'node-b never activated');
+      assert.equal(current.hostB.role(STATEFUL.name), 'standby');
+      assertSourceStillServes(current, sent);
     });
   });
 

@@ -167,18 +167,15 @@ describe('agent/migration/target-migrations', function () {
     await stream.write(chunksOf('m-early')[0]!);
     await until(() => nodes.hostB.calls.includes('importChunk'), 'the first chunk is imported');
     await assert.rejects(
-      client.takeOver(
-        {
-          migration_id: 'm-early',
-          epoch: 2,
-          final_delta: Buffer.alloc(0),
-          final_delta_sha256: sha256(Buffer.alloc(0)),
-          expected_state_checksum: '',
-          source_request_endpoint: { address: '127.0.0.1', port: STATEFUL.port },
-          cutover_notice_token: '',
-        },
-        10_000,
-      ),
+      client.openTakeOver(10_000).send({
+        migration_id: 'm-early',
+        epoch: 2,
+        final_delta: Buffer.alloc(0),
+        final_delta_sha256: sha256(Buffer.alloc(0)),
+        expected_state_checksum: '',
+        source_request_endpoint: { address: '127.0.0.1', port: STATEFUL.port },
+        cutover_notice_token: '',
+      }),
       (err: EdgeShiftError) => err.code === 'ERR_MIGRATION_ILLEGAL_TRANSITION',
       'TRANSFERRING_SNAPSHOT -> ACTIVATING is not an edge of the machine',
     );
