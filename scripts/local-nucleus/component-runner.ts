@@ -111,12 +111,17 @@ export function shouldSkip(skipIf: string | undefined, envPath: string): boolean
   return false;
 }
 
-function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+/**
+ * Signals the child's whole process group: sh -c and whatever it started. Once the child itself has
+ * exited, only `leftBehind` still signals the group, for processes it started that outlived it.
+ */
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals, leftBehind = false): void {
+  const hasExited = child.exitCode !== null || child.signalCode !== null;
+  if (child.pid === undefined || (hasExited && !leftBehind)) return;
   try {
-    process.kill(-child.pid, signal); // the whole group: sh -c and whatever it started
+    process.kill(-child.pid, signal);
   } catch {
-    // already gone
+    // the group is gone
   }
 }
 
@@ -137,7 +142,9 @@ async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
   const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
   await exited;
   clearTimeout(timer);
-  signalGroup(child, 'SIGKILL'); // children the script left behind in its group
+  // A process the script started can outlive it: a component hung in a native crash handler kept
+  // its ports, and every test bed after it failed to bind them.
+  signalGroup(child, 'SIGKILL', true);
 }
 
 /** One component under supervision: its lifecycle, error count and Run process. */

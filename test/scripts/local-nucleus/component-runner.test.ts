@@ -289,6 +289,20 @@ describe('scripts/local-nucleus/component-runner', function () {
     assert.ok(!isAlive(pid), 'SIGKILL ended the process that ignored SIGTERM');
   });
 
+  it('ends what a Run left behind in its group, also when the Run itself ended on SIGTERM', async () => {
+    const component = fixture(root, {
+      name: 'com.test.LeftBehind',
+      // The Run's shell dies on SIGTERM; the shell it started ignores it (as a hung process would).
+      lifecycle: `      Run: sh -c "trap '' TERM; echo \\$\\$ > {kernel:rootPath}/pid.txt; sleep 60" & wait`,
+    });
+    await runner.start([component]);
+    await eventually(async () => (await readLines(path.join(root, 'pid.txt'))).length === 1, 'pid written');
+    const pid = Number((await readLines(path.join(root, 'pid.txt')))[0]);
+    assert.ok(isAlive(pid), 'running before stop');
+    await runner.stop();
+    await eventually(() => !isAlive(pid), 'the process left behind is ended', 2000);
+  });
+
   it('ends a Startup still running when the node stops', async () => {
     const component = fixture(root, {
       name: 'com.test.SlowStart',
