@@ -52,9 +52,12 @@ class ChannelConnection {
   readonly #socket: net.Socket;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** Resolves when the connection has closed, from either end. */
+  readonly closed: Promise<void>;
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     const reader = new FrameReader();
     socket.on('data', (data: Buffer) => {
       try {
@@ -142,15 +145,25 @@ class ChannelConnection {
   }
 }
 
+export interface ChannelOptions {
+  /**
+   * Called when an open channel closes without close() (the function host stopped or restarted, or
+   * a reply was lost): the agent reopens it and checks what the host says it owns.
+   */
+  readonly onBroken?: () => void;
+}
+
 export class ChannelFunctionHostControl implements FunctionHostControl {
   readonly #ipc: FunctionHostControl;
   readonly #logger: Logger;
+  readonly #onBroken: (() => void) | undefined;
   #connection: Promise<ChannelConnection> | undefined;
   #isClosed = false;
 
-  constructor(ipc: FunctionHostControl, logger: Logger) {
+  constructor(ipc: FunctionHostControl, logger: Logger, options: ChannelOptions = {}) {
     this.#ipc = ipc;
     this.#logger = logger;
+    this.#onBroken = options.onBroken;
   }
 
   async call<O extends Op>(
@@ -203,6 +216,9 @@ export class ChannelFunctionHostControl implements FunctionHostControl {
       this.#logger.info('control channel to the function host open', {
         address: info.address,
         port: info.port,
+      });
+      void connection.closed.then(() => {
+        if (!this.#isClosed) this.#onBroken?.();
       });
       return connection;
     })();

@@ -1,8 +1,9 @@
 // The peer agent as a Greengrass component: builds the agent from the validated configuration
-// (agent-config.ts), reaches the function host over IPC (function-host-client.ts), serves the local
-// control topic (control-service.ts) and the same commands from the cloud over IoT Core
-// (cloud-commands.ts), feeds the node monitor's load reports to the placement policy,
-// and receives CLAIM answers and forwarded ADVICE on its data-plane socket. main.ts runs it with
+// (agent-config.ts), reaches the function host over IPC and its control channel
+// (function-host-client.ts, function-host-channel.ts) and follows it across restarts, serves the
+// local control topic (control-service.ts) and the same commands from the cloud over IoT Core
+// (cloud-commands.ts), feeds the node monitor's load reports to the placement policy, and receives
+// CLAIM answers and forwarded ADVICE on its data-plane socket. main.ts runs it with
 // components/common/component-runtime.ts; tests can run it the same way against the local nucleus.
 import type { ComponentRuntimeOptions } from '../components/common/component-runtime.ts';
 import type { IpcClient, IpcSubscription } from '../components/common/ipc/index.ts';
@@ -77,6 +78,7 @@ export function peerAgentComponentOptions(
       const host = new ChannelFunctionHostControl(
         new IpcFunctionHostControl(ipc, nodeThingName),
         logger.child('function-host'),
+        { onBroken: () => void followFunctionHost() },
       );
       const agent = await PeerAgent.start({
         nodeId: resolved.nodeName,
@@ -94,9 +96,26 @@ export function peerAgentComponentOptions(
         settings: resolved.settings,
         placement: resolved.placement,
       });
-      void host.openAhead(CONTROL_CHANNEL_ATTEMPT_MS, CONTROL_CHANNEL_ATTEMPTS).then((isOpen) => {
-        if (!isOpen) logger.info('control channel not open yet; the first move will open it');
-      });
+      /**
+       * At start, and whenever the channel breaks (the function host restarted): opens the channel
+       * ahead of the next move, then lets a host that came back owning another node's service stand down.
+       */
+      async function followFunctionHost(): Promise<void> {
+        if (!(await host.openAhead(CONTROL_CHANNEL_ATTEMPT_MS, CONTROL_CHANNEL_ATTEMPTS))) {
+          logger.info('control channel not open yet; the next move will open it');
+          return;
+        }
+        const stoodDown = await agent.reconcileOwnership().catch((err: unknown) => {
+          logger.warn('could not check what the function host owns', { err });
+          return [];
+        });
+        if (stoodDown.length > 0) {
+          logger.warn('the function host came back owning services other nodes own; they stood down', {
+            services: stoodDown,
+          });
+        }
+      }
+      void followFunctionHost();
       const control = await ipc.serve(agentControlTopic(nodeThingName), (body) =>
         handleControlRequest(agent, parseControlRequest(body)),
       );

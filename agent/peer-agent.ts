@@ -291,6 +291,24 @@ export class PeerAgent {
     }
   }
 
+  /**
+   * Run when the function host has (re)started: a service it says it owns, but that the arbiter gives
+   * another node, stands down, so a host that came back in its configured role does not serve from an
+   * empty state. Services in a move are left to it. Returns the services that stood down.
+   */
+  async reconcileOwnership(): Promise<string[]> {
+    const functions = await this.options.host.call(
+      { op: 'listFunctions' },
+      this.options.settings.timeouts.hostCallMs,
+    );
+    const stoodDown: string[] = [];
+    for (const entry of functions) {
+      if (entry.role !== 'owner' || this.isBusy(entry.service)) continue;
+      if (await this.target.standDownIfSuperseded(entry.service, entry.epoch)) stoodDown.push(entry.service);
+    }
+    return stoodDown;
+  }
+
   isBusy(service: string): boolean {
     return this.running.has(service) || this.target.isBusy(service);
   }

@@ -127,7 +127,7 @@ export class TargetMigrations {
         { context },
       );
     }
-    await this.checkLocalRole(request, info);
+    await this.checkLocalRole(request);
     const run = new MigrationRun(
       {
         migrationId: request.migration_id,
@@ -166,7 +166,7 @@ export class TargetMigrations {
   }
 
   /** Fencing on the target side: it must not already serve the service, nor hold a newer epoch. */
-  private async checkLocalRole(request: PrepareRequestMessage, info: TargetServiceInfo): Promise<void> {
+  private async checkLocalRole(request: PrepareRequestMessage): Promise<void> {
     const functions = await this.callHost({ op: 'listFunctions' });
     const local = functions.find((entry) => entry.service === request.service);
     const context = { migrationId: request.migration_id, service: request.service };
@@ -177,7 +177,12 @@ export class TargetMigrations {
         { context },
       );
     }
-    if (local.role === 'owner' && (await this.standDownIfSuperseded(request, info, local.epoch))) return;
+    if (
+      local.role === 'owner' &&
+      (await this.standDownIfSuperseded(request.service, local.epoch, request.epoch))
+    ) {
+      return;
+    }
     if (local.role === 'owner' || local.role === 'frozen' || local.role === 'importing') {
       throw new EdgeShiftError(
         'ERR_MIGRATION_BUSY',
@@ -196,27 +201,30 @@ export class TargetMigrations {
 
   /**
    * A function host that restarted comes back in its configured role: "owner" where another node has
-   * owned the service since. Where the cutover method has an arbiter that names another owner, the
-   * local one stands down (standby at that owner's epoch) and the move may go on. True when it did.
+   * owned the service since. Where the cutover method has an arbiter that names another owner at an
+   * epoch at least as new (and below `belowEpoch`, the epoch a move into this node would bring), the
+   * local one stands down: standby at that owner's epoch. True when it did.
    */
-  private async standDownIfSuperseded(
-    request: PrepareRequestMessage,
-    info: TargetServiceInfo,
+  async standDownIfSuperseded(
+    service: string,
     localEpoch: number,
+    belowEpoch = Number.POSITIVE_INFINITY,
   ): Promise<boolean> {
+    const info = this.options.lookupService(service);
+    if (info === undefined) return false;
     const owner = await this.options
       .cutoverMethod(info.cutover)
       .ownerInForce(info.serviceId, this.options.cutoverTimeoutMs)
       .catch(() => undefined);
-    if (owner === undefined || owner.isThisNode || owner.epoch < localEpoch || owner.epoch >= request.epoch) {
+    if (owner === undefined || owner.isThisNode || owner.epoch < localEpoch || owner.epoch >= belowEpoch) {
       return false;
     }
     this.options.log.warn('the local function host owns a service another node owns: it stands down', {
-      service: request.service,
+      service,
       localEpoch,
       ownerEpoch: owner.epoch,
     });
-    await this.callHost({ op: 'standDown', service: request.service, epoch: owner.epoch });
+    await this.callHost({ op: 'standDown', service, epoch: owner.epoch });
     return true;
   }
 

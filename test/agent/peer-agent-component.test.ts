@@ -91,7 +91,9 @@ describe('agent/peer-agent-component', function () {
         `edgeshift/function-host/${NODE}/inflight`,
       ]),
     };
-    runtimes.push(await runComponent(functionHostComponentOptions(register(HOST, hostConfiguration))));
+    const startHost = async (): Promise<ComponentRuntime<unknown>> =>
+      runComponent(functionHostComponentOptions(register(HOST, hostConfiguration)));
+    runtimes.push(await startHost());
     const agentConfiguration = {
       nodeId: 1,
       nodeName: NODE, // in process the nucleus gives no AWS_IOT_THING_NAME: name the node as the function host does
@@ -117,10 +119,13 @@ describe('agent/peer-agent-component', function () {
     runtimes.push(
       await runComponent(peerAgentComponentOptions(register(AGENT, agentConfiguration, agentLogger))),
     );
-    await until(
-      () => agentLog.some((line) => line.includes('control channel to the function host open')),
-      'the agent opens the control channel at start, before any move',
-    );
+    const opened = (): number =>
+      agentLog.filter((line) => line.includes('control channel to the function host open')).length;
+    await until(() => opened() === 1, 'the agent opens the control channel at start, before any move');
+    // The function host restarts: the agent opens the channel to the new one, still before any move.
+    await runtimes[0]!.stop();
+    runtimes[0] = await startHost();
+    await until(() => opened() === 2, 'the agent reopens the channel to the restarted function host');
     const { svcuid } = nucleus.registerComponent({
       name: CLI,
       version: '1.0.0',

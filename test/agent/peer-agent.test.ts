@@ -4,7 +4,7 @@ import type { AdviceOutcome } from '../../agent/peer-agent.ts';
 import type { EdgeShiftError } from '../../components/common/errors.ts';
 import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
-import { STATEFUL, startTwoNodes, type TwoNodes } from './support/two-node-harness.ts';
+import { restartedAsOwner, STATEFUL, startTwoNodes, type TwoNodes } from './support/two-node-harness.ts';
 import { until } from './support/until.ts';
 
 /** ADVICE as the data plane sends it: to `nodeId`, offload `serviceId` to `targetNodeId` at that load. */
@@ -115,6 +115,25 @@ describe('agent/peer-agent', function () {
       } finally {
         await proxied.close();
       }
+    });
+  });
+
+  describe('a function host that came back', () => {
+    it('stands down where the data plane gives the service to another node, and nowhere else', async () => {
+      // node-b's function host restarted in a configured role of owner; node-a has owned it since.
+      restartedAsOwner(nodes.hostB);
+      nodes.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 1, epoch: 3 });
+      assert.deepEqual(await nodes.agentB.reconcileOwnership(), [STATEFUL.name]);
+      assert.equal(nodes.hostB.role(STATEFUL.name), 'standby', 'node-b stood down');
+      assert.equal(nodes.hostB.epoch(STATEFUL.name), 3, "at the owner's epoch");
+      assert.deepEqual(await nodes.agentA.reconcileOwnership(), [], 'node-a is the owner in force');
+      assert.equal(nodes.hostA.role(STATEFUL.name), 'owner');
+    });
+
+    it('keeps a service the data plane names no newer owner for', async () => {
+      nodes.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 2, epoch: 0 });
+      assert.deepEqual(await nodes.agentA.reconcileOwnership(), []);
+      assert.equal(nodes.hostA.role(STATEFUL.name), 'owner', 'an older claim elsewhere does not win');
     });
   });
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { PeerClient } from '../../../agent/peer-client.ts';
 import type { StateChunkMessage } from '../../../agent/peer-proto.ts';
 import type { EdgeShiftError } from '../../../components/common/errors.ts';
-import { STATEFUL, startTwoNodes, type TwoNodes } from '../support/two-node-harness.ts';
+import { restartedAsOwner, STATEFUL, startTwoNodes, type TwoNodes } from '../support/two-node-harness.ts';
 import { testCertificates } from '../support/test-certificates.ts';
 import { until } from '../support/until.ts';
 
@@ -192,13 +192,7 @@ describe('agent/migration/target-migrations', function () {
 
   /** node-b's function host claims the service at epoch 1, whatever the data plane says. */
   function ownerOnB(): void {
-    nodes.hostB.addService({
-      service: STATEFUL.name,
-      serviceId: STATEFUL.serviceId,
-      isStateful: true,
-      role: 'owner',
-      epoch: 1,
-    });
+    restartedAsOwner(nodes.hostB);
   }
 
   it('refuses a move of a service it already owns', async () => {

@@ -172,6 +172,17 @@ export async function startTwoNodes(options: {
   };
 }
 
+/** A function host that restarted in a configured role of owner: it claims STATEFUL at epoch 1. */
+export function restartedAsOwner(host: InMemoryFunctionHost): void {
+  host.addService({
+    service: STATEFUL.name,
+    serviceId: STATEFUL.serviceId,
+    isStateful: true,
+    role: 'owner',
+    epoch: 1,
+  });
+}
+
 /** Ids processed on either node, and those processed more than once. */
 export function tally(hosts: readonly InMemoryFunctionHost[]): {
   processed: Set<string>;

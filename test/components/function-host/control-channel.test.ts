@@ -20,6 +20,7 @@ import type {
   FunctionHostRequest,
   FunctionHostResponses,
 } from '../../../components/function-host/function-host-api.ts';
+import { until } from '../../agent/support/until.ts';
 
 const logger = createLogger('test', { level: 'silent' });
 const ref = { service: 'sensor-stats', migrationId: 'm-1' };
@@ -118,6 +119,23 @@ describe('components/function-host/control-channel', () => {
     control.close();
     assert.equal(await opening, false);
     assert.ok(ipc.calls.length <= 4, `no attempt after close (${ipc.calls.length} calls)`);
+  });
+
+  it('reports a channel the function host closed, and not one the agent closed itself', async () => {
+    const breaks: string[] = [];
+    const closedByAgent = new ChannelFunctionHostControl(ipc, logger, {
+      onBroken: () => breaks.push('closed by the agent'),
+    });
+    await closedByAgent.call({ op: 'freeze', ...ref }, 5000);
+    closedByAgent.close();
+    const closedByHost = new ChannelFunctionHostControl(ipc, logger, {
+      onBroken: () => breaks.push('closed by the host'),
+    });
+    await closedByHost.call({ op: 'freeze', ...ref }, 5000);
+    await server.close(); // the function host stops: its end of every channel closes
+    await until(() => breaks.length > 0, 'the break is reported');
+    closedByHost.close();
+    assert.deepEqual(breaks, ['closed by the host']);
   });
 
   it('sends the other operations over IPC', async () => {
