@@ -5,6 +5,7 @@ import { Aedes } from 'aedes';
 import { greengrasscoreipc } from 'aws-iot-device-sdk-v2';
 import mqtt, { type MqttClient } from 'mqtt';
 
+import { freePort } from '../../../support/free-port.ts';
 import { eventually, mqttProxyPolicy, startNucleus, type NucleusFixture } from '../nucleus-fixture.ts';
 
 describe('operations/mqtt-proxy', function () {
@@ -77,13 +78,7 @@ describe('operations/mqtt-proxy', function () {
   });
 
   it('fails start() with ERR_NUCLEUS_MQTT_BRIDGE when no broker listens at mqttBrokerUrl', async () => {
-    const closedPort = await new Promise<number>((resolve) => {
-      const probe = createServer();
-      probe.listen(0, '127.0.0.1', () => {
-        const { port } = probe.address() as AddressInfo;
-        probe.close(() => resolve(port));
-      });
-    });
+    const closedPort = await freePort(); // nothing listens there
     await assert.rejects(startNucleus({ mqttBrokerUrl: `mqtt://127.0.0.1:${closedPort}` }), {
       code: 'ERR_NUCLEUS_MQTT_BRIDGE',
     });
