@@ -15,7 +15,7 @@ import type {
 } from './function-host-api.ts';
 import type { RequestServer, RouteEntry } from './request-server.ts';
 import type { ServiceRuntime } from './service-runtime.ts';
-import type { SnapshotExport } from './state-store.ts';
+import { applyBetweenIo, type SnapshotExport } from './state-store.ts';
 
 export interface ControlHandlersOptions {
   /** Called after setRoute changed the table (main.ts persists it with UpdateConfiguration). */
@@ -247,7 +247,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return {};
   }
 
-  #importChunk(request: RequestOf<'importChunk'>): FunctionHostResponses['importChunk'] {
+  async #importChunk(request: RequestOf<'importChunk'>): Promise<FunctionHostResponses['importChunk']> {
     const runtime = this.#importingRuntime(request);
     const migration = this.#migrationOf(request.service, request.migrationId);
     // The previous chunk again is a retry: its puts are idempotent, so it is applied again.
@@ -258,13 +258,14 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         { context: { service: request.service, index: request.index, expected: migration.nextChunkIndex } },
       );
     }
-    runtime.store.importChunk(request.data);
+    // In slices: this node may serve other services (and their requests) while the snapshot arrives.
+    await applyBetweenIo(runtime.store.openChunkImport(request.data));
     migration.nextChunkIndex = request.index + 1;
     return {};
   }
 
-  #importDelta(request: RequestOf<'importDelta'>): FunctionHostResponses['importDelta'] {
-    this.#importingRuntime(request).store.importDelta(request.delta);
+  async #importDelta(request: RequestOf<'importDelta'>): Promise<FunctionHostResponses['importDelta']> {
+    await applyBetweenIo(this.#importingRuntime(request).store.openDeltaImport(request.delta));
     return {};
   }
 

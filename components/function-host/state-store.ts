@@ -2,10 +2,13 @@
 // duplicate-detection window (namespace 'dedupe'), so both migrate together. Called by the request
 // server and the control handlers. Invariant: snapshot (taken at a mark, copy-on-write, read one bounded
 // chunk at a time) + every delta since, imported elsewhere, yields an equal checksum.
-// The checksum is a sum of per-entry SHA-256 digests, hashed off the request path: a put only marks its
-// key; marked keys are hashed in small slices between I/O, and the rest at the next checksum, delta or
-// import, so the freeze window hashes at most what changed since the last delta.
+// The checksum is a sum of per-entry SHA-256 digests, hashed off the request path: a put or an imported
+// record only marks its key; marked keys are hashed in small slices between I/O, and the rest at the
+// next checksum or delta, so the freeze window hashes at most what changed since the last delta.
+// An import can be applied in slices too (StateImport), so a node that serves requests while it
+// receives a snapshot never holds them behind a whole chunk.
 import { createHash } from 'node:crypto';
+import { setImmediate as yieldToIo } from 'node:timers/promises';
 
 import { EdgeShiftError } from '../common/errors.ts';
 
@@ -29,6 +32,16 @@ export interface SnapshotExport {
   readChunk(index: number): Uint8Array;
 }
 
+/**
+ * A chunk or delta whose every record has been checked, applied as the caller paces it. Between two
+ * calls the store holds part of it: only for a store that serves nothing from it (an import).
+ */
+export interface StateImport {
+  readonly recordCount: number;
+  /** Applies records until all are applied (true) or `budgetMs` has passed (false). */
+  applyFor(budgetMs: number): boolean;
+}
+
 export interface DeltaExport {
   readonly delta: Uint8Array;
   readonly changedKeys: number;
@@ -46,8 +59,9 @@ const HEADER_BYTES = 2;
 // op (1) + key length (4) + value length (4)
 const RECORD_OVERHEAD_BYTES = 9;
 const LANES = 4;
-/** Longest a background hashing slice may hold the event loop. */
+/** Longest a background hashing slice, or an import slice, may hold the event loop. */
 const HASH_SLICE_MS = 1;
+const IMPORT_SLICE_MS = 1;
 const textEncoder = new TextEncoder();
 
 /** One entry's digest: SHA-256 over (key length, key, value). */
@@ -211,13 +225,22 @@ export class StateStore {
     this.endTracking();
   }
 
-  /** Applies a snapshot chunk and hashes it at once, so the checksum at activation stays cheap. */
+  /** Checks every record of a snapshot chunk; malformed data throws and changes nothing. */
+  openChunkImport(chunk: Uint8Array): StateImport {
+    return this.#openImport(chunk, KIND_SNAPSHOT);
+  }
+
+  openDeltaImport(delta: Uint8Array): StateImport {
+    return this.#openImport(delta, KIND_DELTA);
+  }
+
+  /** Applies a snapshot chunk at once; returns its record count. */
   importChunk(chunk: Uint8Array): number {
-    return this.#import(chunk, KIND_SNAPSHOT);
+    return applyAll(this.openChunkImport(chunk));
   }
 
   importDelta(delta: Uint8Array): number {
-    return this.#import(delta, KIND_DELTA);
+    return applyAll(this.openDeltaImport(delta));
   }
 
   #totalsOf(prefix: string): NamespaceTotals {
@@ -344,17 +367,45 @@ export class StateStore {
     return encodeRecords(KIND_SNAPSHOT, records, bytes);
   }
 
-  /** Checks every record first, so malformed data changes nothing; then applies them. */
-  #import(bytes: Uint8Array, expectedKind: number): number {
-    walkRecords(bytes, expectedKind);
-    const count = walkRecords(bytes, expectedKind, (op, storeKey, data, valueStart, valueEnd) => {
-      if (op === OP_DELETE) this.#delete(storeKey);
-      // A copy: a view would keep the whole chunk alive and share bytes with the caller.
-      else this.#set(storeKey, new Uint8Array(data.subarray(valueStart, valueEnd)));
-    });
-    this.#hashChanged();
-    return count;
+  #openImport(bytes: Uint8Array, expectedKind: number): StateImport {
+    const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const records: CheckedRecord[] = [];
+    walkRecords(data, expectedKind, (record) => records.push(record));
+    let next = 0;
+    return {
+      recordCount: records.length,
+      applyFor: (budgetMs) => {
+        const deadlineMs = performance.now() + budgetMs;
+        while (next < records.length) {
+          this.#applyRecord(data, records[next] as CheckedRecord);
+          next += 1;
+          if (next % 16 === 0 && performance.now() > deadlineMs) break;
+        }
+        return next === records.length;
+      },
+    };
   }
+
+  #applyRecord(data: Buffer, { op, keyStart, keyEnd, valueEnd }: CheckedRecord): void {
+    const storeKey = data.toString('utf8', keyStart, keyEnd);
+    if (op === OP_DELETE) {
+      this.#delete(storeKey);
+      return;
+    }
+    // A copy: a view would keep the whole chunk alive and share bytes with the caller.
+    this.#set(storeKey, new Uint8Array(data.subarray(keyEnd + 4, valueEnd)));
+  }
+}
+
+/** Applies an import in slices of `sliceMs`, letting pending I/O (requests) run between them. */
+export async function applyBetweenIo(job: StateImport, sliceMs = IMPORT_SLICE_MS): Promise<number> {
+  while (!job.applyFor(sliceMs)) await yieldToIo();
+  return job.recordCount;
+}
+
+function applyAll(job: StateImport): number {
+  job.applyFor(Number.POSITIVE_INFINITY);
+  return job.recordCount;
 }
 
 interface EncodableRecord {
@@ -388,19 +439,18 @@ function encodeRecords(kind: number, records: readonly EncodableRecord[], totalB
   return out;
 }
 
-type RecordVisitor = (
-  op: number,
-  storeKey: string,
-  data: Buffer,
-  valueStart: number,
-  valueEnd: number,
-) => void;
+/** Where one checked record lies in its chunk or delta: the key, then 4 bytes of value length, then the value. */
+interface CheckedRecord {
+  readonly op: number;
+  readonly keyStart: number;
+  readonly keyEnd: number;
+  readonly valueEnd: number;
+}
 
 const NAMESPACE_BYTES = new Set(Object.values(NAMESPACE_PREFIX).map((prefix) => prefix.charCodeAt(0)));
 
-/** Walks the records of a chunk or delta, checking each; `visit` (when given) sees each checked record. */
-function walkRecords(bytes: Uint8Array, expectedKind: number, visit?: RecordVisitor): number {
-  const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Walks the records of a chunk or delta, checking each; `visit` sees each checked record. */
+function walkRecords(data: Buffer, expectedKind: number, visit: (record: CheckedRecord) => void): void {
   if (data.byteLength < HEADER_BYTES) throw badData(`state data of ${data.byteLength} bytes has no header`);
   if (data.readUInt8(0) !== FORMAT_VERSION) throw badData(`state data format version ${data.readUInt8(0)}`);
   const kind = data.readUInt8(1);
@@ -409,7 +459,6 @@ function walkRecords(bytes: Uint8Array, expectedKind: number, visit?: RecordVisi
       `expected a ${expectedKind === KIND_SNAPSHOT ? 'snapshot chunk' : 'delta'}, got kind ${kind}`,
     );
   }
-  let count = 0;
   let offset = HEADER_BYTES;
   while (offset < data.byteLength) {
     if (offset + RECORD_OVERHEAD_BYTES > data.byteLength) throw badData(`truncated record at byte ${offset}`);
@@ -425,9 +474,7 @@ function walkRecords(bytes: Uint8Array, expectedKind: number, visit?: RecordVisi
     if (op !== OP_PUT && !(op === OP_DELETE && kind === KIND_DELTA)) {
       throw badData(`record op ${op} not allowed at byte ${offset}`);
     }
-    visit?.(op, data.toString('utf8', offset + 5, keyEnd), data, keyEnd + 4, valueEnd);
-    count += 1;
+    visit({ op, keyStart: offset + 5, keyEnd, valueEnd });
     offset = valueEnd;
   }
-  return count;
 }

@@ -8,6 +8,7 @@ import type { FunctionHostConfig } from '../../../components/function-host/funct
 import { startFunctionHost, type FunctionHost } from '../../../components/function-host/function-host.ts';
 import type { FunctionModule } from '../../../components/function-host/function-loader.ts';
 import type { RouteEntry } from '../../../components/function-host/request-server.ts';
+import { StateStore } from '../../../components/function-host/state-store.ts';
 import { counterFunction } from './helpers/test-functions.ts';
 import { UdpTestClient } from './helpers/udp-client.ts';
 
@@ -325,6 +326,30 @@ describe('components/function-host/control-handlers', () => {
       const [summary] = await b.control.call({ op: 'listFunctions' }, 5000);
       assert.equal(summary?.role, 'standby');
       assert.equal(summary?.stateKeys, 0);
+    });
+  });
+
+  describe('import', () => {
+    it('applies a large snapshot chunk in slices, letting pending I/O run between them', async () => {
+      const b = await start('node-b', 'standby');
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      const source = new StateStore();
+      for (let i = 0; i < 20_000; i += 1) source.namespace('app').putJson(`key-${i}`, { count: i });
+      const snapshot = source.beginSnapshot(1 << 20);
+      assert.equal(snapshot.chunkCount, 1, 'one chunk holds the whole state');
+      await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
+      let turns = 0;
+      let importing = true;
+      const countTurns = (): void => {
+        turns += 1;
+        if (importing) setImmediate(countTurns);
+      };
+      setImmediate(countTurns);
+      await b.control.call({ op: 'importChunk', ...ref, index: 0, data: snapshot.readChunk(0) }, 5000);
+      importing = false;
+      assert.ok(turns >= 4, `the event loop turned ${turns} times during the import`);
+      const activated = await b.control.call({ op: 'activate', ...ref, epoch: 2 }, 5000);
+      assert.equal(activated.stateChecksum, snapshot.stateChecksum, 'every record was applied');
     });
   });
 

@@ -117,6 +117,22 @@ describe('components/function-host/state-store', () => {
       assert.equal(target.checksum(), source.checksum(), 'snapshot + delta must equal the current state');
     });
 
+    it('applies an opened import as paced: part of it per call, all of it in the end', () => {
+      const source = new StateStore();
+      for (let i = 0; i < 100; i += 1) source.namespace('app').put(`key-${i}`, new Uint8Array(8).fill(i));
+      const snapshot = source.beginSnapshot(1 << 16);
+      const target = new StateStore();
+      const job = target.openChunkImport(snapshot.readChunk(0));
+      assert.equal(job.recordCount, 100);
+      assert.equal(job.applyFor(0), false, 'a zero budget leaves records for later');
+      const applied = target.keyCount('app');
+      assert.ok(applied > 0 && applied < 100, `${applied} keys after one slice`);
+      let calls = 1;
+      while (!job.applyFor(0)) calls += 1;
+      assert.ok(calls > 2, `took ${calls} calls`);
+      assert.equal(target.checksum(), source.checksum());
+    });
+
     it('gives one empty chunk for an empty state', () => {
       const snapshot = new StateStore().beginSnapshot(64);
       assert.equal(snapshot.chunkCount, 1);
