@@ -34,7 +34,6 @@ const CHANNEL_OPS: ReadonlySet<Op> = new Set<Op>([
   'importDelta',
   'freeze',
   'activate',
-  'awaitActivation',
   'handOver',
 ]);
 

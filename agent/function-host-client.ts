@@ -47,10 +47,6 @@ function text(op: Op, value: Fields, field: string): string {
   return string;
 }
 
-function activatedReply(op: Op, f: Fields): FunctionHostResponses['activate'] {
-  return { stateChecksum: text(op, f, 'stateChecksum'), epoch: count(op, f, 'epoch') };
-}
-
 function bytes(op: Op, value: Fields, field: string): Uint8Array {
   const data = value[field];
   if (!(data instanceof Uint8Array)) throw badReply(op, field);
@@ -99,9 +95,7 @@ export function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
         ...(f.finalDelta === undefined ? {} : { finalDelta: bytes(op, f, 'finalDelta') }),
       };
     case 'activate':
-      return activatedReply(op, f);
-    case 'awaitActivation':
-      return f.activated === undefined ? {} : { activated: activatedReply(op, fields(op, f.activated)) };
+      return { stateChecksum: text(op, f, 'stateChecksum') };
     case 'handOver':
       return {
         forwardedRequests: count(op, f, 'forwardedRequests'),

@@ -157,12 +157,6 @@ export const ERROR_CATALOG = {
     howToSolve:
       'The next call opens a new channel through IPC; check that the function host runs and that openControlChannel is allowed on its control topic.',
   },
-  ERR_FNHOST_BAD_HAND_OFF: {
-    description:
-      "A direct hand-off datagram (the last delta a frozen source sends straight to the new owner) did not authenticate under its migration's key, or was malformed; it was ignored and nothing was applied.",
-    howToSolve:
-      'Nothing to do for a single occurrence: the same delta also arrives through the agents. Repeated, look for a forged or corrupted datagram on the request network.',
-  },
   ERR_FNHOST_BAD_STATE_DATA: {
     description:
       'A snapshot chunk or delta given to the function host is malformed (version, kind, truncated record, unknown namespace); nothing of it was applied.',

@@ -6,7 +6,6 @@
 import { EdgeShiftError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type {
-  Activated,
   ControlChannelInfo,
   FunctionHostControl,
   FunctionHostRequest,
@@ -14,15 +13,7 @@ import type {
   HandOverOnNotice,
   UdpAddress,
 } from './function-host-api.ts';
-import {
-  HAND_OFF_KEY,
-  openHandOff,
-  sealHandOff,
-  type HandOffContent,
-  type SealedHandOff,
-} from './hand-off-seal.ts';
 import type { RequestServer, RouteEntry } from './request-server.ts';
-import { encodeMessage, MAX_DATAGRAM_BYTES } from './request-wire.ts';
 import type { ServiceRuntime } from './service-runtime.ts';
 import { applyBetweenIo, type SnapshotExport } from './state-store.ts';
 
@@ -48,12 +39,6 @@ interface Migration {
   importEpoch?: number;
   /** Set by activate: the epoch held before, restored if the activation is undone by dropState. */
   epochBeforeActivation?: number;
-  /** Import: the key the source's direct hand-off is sealed under (beginImport.handOffKey). */
-  handOffKey?: string | undefined;
-  /** Import: set once activated; activate again at the same epoch answers it (the hand-off may come first). */
-  activated?: Activated | undefined;
-  /** awaitActivation calls waiting for `activated`. */
-  readonly activationWaiters: { resolve: (activated: Activated) => void; reject: (err: Error) => void }[];
 }
 
 function badRequest(message: string): EdgeShiftError {
@@ -90,11 +75,6 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       return Promise.resolve(this.#listFunctions() as FunctionHostResponses[K]);
     if (request.op === 'openControlChannel')
       return Promise.resolve(this.#openControlChannel() as FunctionHostResponses[K]);
-    // A wait, not an operation: it must not hold up the service's queue (activate runs there).
-    if (request.op === 'awaitActivation')
-      return this.#awaitActivation(request as RequestOf<'awaitActivation'>) as Promise<
-        FunctionHostResponses[K]
-      >;
     const service = (request as { service: string }).service;
     const previous = this.#serviceQueues.get(service) ?? Promise.resolve();
     const result = previous.then(() => this.#dispatch(request)) as Promise<FunctionHostResponses[K]>;
@@ -131,8 +111,6 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         return this.#importDelta(request);
       case 'activate':
         return this.#activate(request);
-      case 'awaitActivation':
-        return this.#awaitActivation(request);
       case 'handOver':
         return this.#handOver(request);
       case 'resume':
@@ -161,20 +139,6 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
    * A new migration replaces a finished or abandoned one (the agent does not always close them: an
    * abort before freeze, a stateless hand-over), but never one whose service is frozen.
    */
-  /** Ends a service's migration here; a wait for its activation ends with it. */
-  #forget(service: string): void {
-    const migration = this.#migrations.get(service);
-    this.#migrations.delete(service);
-    for (const waiter of migration?.activationWaiters.splice(0) ?? []) {
-      waiter.reject(
-        new EdgeShiftError(
-          'ERR_FNHOST_WRONG_MIGRATION',
-          `migration ${migration?.migrationId} of ${service} ended before its activation`,
-        ),
-      );
-    }
-  }
-
   #migrationOf(service: string, migrationId: string, start?: 'export' | 'import'): Migration {
     let current = this.#migrations.get(service);
     if (current !== undefined && current.migrationId !== migrationId && start !== undefined) {
@@ -186,7 +150,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
           migrationId,
         });
         if (runtime.role === 'owner' && current.direction === 'export') runtime.store.endTracking();
-        this.#forget(service);
+        this.#migrations.delete(service);
         current = undefined;
       }
     }
@@ -205,12 +169,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         { context: { service, migrationId } },
       );
     }
-    const migration: Migration = {
-      migrationId,
-      direction: start ?? 'export',
-      nextChunkIndex: 0,
-      activationWaiters: [],
-    };
+    const migration: Migration = { migrationId, direction: start ?? 'export', nextChunkIndex: 0 };
     this.#migrations.set(service, migration);
     return migration;
   }
@@ -275,34 +234,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     if (!runtime.store.isTracking) return { bufferedRequests, stateChecksum: runtime.store.checksum() };
     migration.snapshot = undefined;
     const { delta } = runtime.store.takeDelta();
-    const stateChecksum = runtime.store.checksum();
-    if (notice !== undefined && request.handOffKey !== undefined) {
-      this.#sendHandOff(request, request.handOffKey, notice, { stateChecksum, delta });
-    }
-    return { bufferedRequests, stateChecksum, finalDelta: delta };
-  }
-
-  /**
-   * The direct hand-off: the last delta, sealed, to the new owner's service port. Best effort and
-   * only when it fits one datagram; the same delta also travels through both agents (TakeOver).
-   */
-  #sendHandOff(
-    ref: RequestOf<'freeze'>,
-    key: string,
-    notice: HandOverOnNotice,
-    content: { stateChecksum: string; delta: Uint8Array },
-  ): void {
-    const { service, migrationId } = ref;
-    const sealed = sealHandOff(key, { service, migrationId, epoch: notice.epoch }, content);
-    const bytes = encodeMessage({ handOff: sealed });
-    if (bytes.byteLength > MAX_DATAGRAM_BYTES) {
-      this.#options.logger.debug('last delta too large for a direct hand-off', {
-        service,
-        bytes: bytes.byteLength,
-      });
-      return;
-    }
-    this.#server.sendFrom(service, bytes, notice.newOwner);
+    return { bufferedRequests, stateChecksum: runtime.store.checksum(), finalDelta: delta };
   }
 
   #beginImport(request: RequestOf<'beginImport'>): FunctionHostResponses['beginImport'] {
@@ -312,8 +244,6 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     runtime.beginImport();
     migration.nextChunkIndex = 0;
     migration.importEpoch = request.epoch;
-    migration.handOffKey = request.handOffKey;
-    migration.activated = undefined;
     return {};
   }
 
@@ -340,10 +270,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   #activate(request: RequestOf<'activate'>): FunctionHostResponses['activate'] {
-    const migration = this.#migrationOf(request.service, request.migrationId);
-    // The direct hand-off may have come first: activate at the same epoch then answers the same.
-    if (migration.activated?.epoch === request.epoch) return migration.activated;
     const runtime = this.#importingRuntime(request);
+    const migration = this.#migrationOf(request.service, request.migrationId);
     if (migration.importEpoch !== undefined && request.epoch < migration.importEpoch) {
       throw new EdgeShiftError(
         'ERR_FNHOST_STALE_EPOCH',
@@ -351,81 +279,9 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       );
     }
     if (request.delta !== undefined) runtime.store.importDelta(request.delta);
-    const stateChecksum = runtime.store.checksum();
-    if (request.expectedStateChecksum !== undefined && stateChecksum !== request.expectedStateChecksum) {
-      throw new EdgeShiftError(
-        'ERR_MIGRATION_CHECKSUM_MISMATCH',
-        `${request.service}: imported state ${stateChecksum}, the source froze ${request.expectedStateChecksum}`,
-        { context: { service: request.service, migrationId: request.migrationId } },
-      );
-    }
     migration.epochBeforeActivation = runtime.epoch;
     runtime.activate(request.epoch);
-    const activated = { stateChecksum, epoch: request.epoch };
-    migration.activated = activated;
-    for (const waiter of migration.activationWaiters.splice(0)) waiter.resolve(activated);
-    return activated;
-  }
-
-  async #awaitActivation(
-    request: RequestOf<'awaitActivation'>,
-  ): Promise<FunctionHostResponses['awaitActivation']> {
-    this.#server.runtime(request.service);
-    const migration = this.#migrations.get(request.service);
-    if (migration?.migrationId !== request.migrationId || migration.direction !== 'import') {
-      const message = `${request.service} is not importing migration ${request.migrationId}`;
-      throw new EdgeShiftError('ERR_FNHOST_WRONG_MIGRATION', message);
-    }
-    if (migration.activated !== undefined) return { activated: migration.activated };
-    let waiter: Migration['activationWaiters'][number] | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const activated = await new Promise<Activated | undefined>((resolve, reject) => {
-      waiter = { resolve, reject };
-      migration.activationWaiters.push(waiter);
-      timer = setTimeout(() => resolve(undefined), request.waitMs);
-    }).finally(() => {
-      clearTimeout(timer);
-      const index = migration.activationWaiters.indexOf(waiter as Migration['activationWaiters'][number]);
-      if (index >= 0) migration.activationWaiters.splice(index, 1);
-    });
-    return activated === undefined ? {} : { activated };
-  }
-
-  /** A sealed hand-off reached the service's port (request-server.ts): activates the import it is for. */
-  acceptHandOff(handOff: SealedHandOff): void {
-    const { service, migrationId, epoch } = handOff;
-    const migration = this.#migrations.get(service);
-    const isForThisImport =
-      migration?.migrationId === migrationId &&
-      migration.direction === 'import' &&
-      migration.importEpoch === epoch;
-    const key = isForThisImport ? migration.handOffKey : undefined;
-    if (key === undefined) {
-      this.#options.logger.debug('hand-off for no import here ignored', { service, migrationId, epoch });
-      return;
-    }
-    let content: HandOffContent;
-    try {
-      content = openHandOff(key, handOff);
-    } catch (err) {
-      this.#options.logger.warn('hand-off refused', { service, migrationId, err });
-      return;
-    }
-    const { delta, stateChecksum } = content;
-    this.handle({
-      op: 'activate',
-      service,
-      migrationId,
-      epoch,
-      delta,
-      expectedStateChecksum: stateChecksum,
-    }).catch((err: unknown) =>
-      this.#options.logger.warn('direct hand-off not activated; the agents relay the same delta', {
-        service,
-        migrationId,
-        err,
-      }),
-    );
+    return { stateChecksum: runtime.store.checksum() };
   }
 
   async #handOver(request: RequestOf<'handOver'>): Promise<FunctionHostResponses['handOver']> {
@@ -447,7 +303,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
     const processedBufferedRequests = runtime.resume(request.epoch);
-    this.#forget(request.service);
+    this.#migrations.delete(request.service);
     return { processedBufferedRequests };
   }
 
@@ -462,7 +318,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     // An owner only drops state that this very migration activated (an abort between activate and cutover).
     if (runtime.role === 'owner' && activatedFrom !== undefined) await runtime.deactivate(activatedFrom);
     else runtime.dropState();
-    this.#forget(request.service);
+    this.#migrations.delete(request.service);
     return {};
   }
 
@@ -475,7 +331,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       );
     }
     await runtime.deactivate(request.epoch);
-    this.#forget(request.service);
+    this.#migrations.delete(request.service);
     this.#options.logger.warn('stood down: another node owns the service', {
       service: request.service,
       epoch: request.epoch,
@@ -523,7 +379,7 @@ function checkAddress(value: UdpAddress, field: string): UdpAddress {
 
 // ---- validation of requests from the wire ------------------------------------------------------
 
-type FieldKind = 'string' | 'integer' | 'bytes' | 'address' | 'notice' | 'key';
+type FieldKind = 'string' | 'integer' | 'bytes' | 'address' | 'notice';
 
 const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   listFunctions: {},
@@ -535,7 +391,6 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   importChunk: { service: 'string', migrationId: 'string', index: 'integer', data: 'bytes' },
   importDelta: { service: 'string', migrationId: 'string', delta: 'bytes' },
   activate: { service: 'string', migrationId: 'string', epoch: 'integer' },
-  awaitActivation: { service: 'string', migrationId: 'string', waitMs: 'integer' },
   handOver: { service: 'string', migrationId: 'string', epoch: 'integer', newOwner: 'address' },
   resume: { service: 'string', migrationId: 'string' },
   dropState: { service: 'string', migrationId: 'string' },
@@ -548,9 +403,8 @@ const NOTICE_TOKEN = /^[0-9a-f]{32}$/;
 
 const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {
   nextDelta: { maxBytes: 'integer' },
-  freeze: { handOverOnNotice: 'notice', handOffKey: 'key' },
-  beginImport: { handOffKey: 'key' },
-  activate: { delta: 'bytes', expectedStateChecksum: 'string' },
+  freeze: { handOverOnNotice: 'notice' },
+  activate: { delta: 'bytes' },
   resume: { epoch: 'integer' },
 };
 
@@ -562,8 +416,6 @@ function isFieldValid(value: unknown, kind: FieldKind): boolean {
       return Number.isSafeInteger(value) && (value as number) >= 0;
     case 'bytes':
       return value instanceof Uint8Array;
-    case 'key':
-      return typeof value === 'string' && HAND_OFF_KEY.test(value);
     case 'address': {
       const address = value as Partial<UdpAddress> | null;
       return (

@@ -63,21 +63,8 @@ export type FunctionHostRequest =
       /** Optional cap on the delta's size; changed keys beyond it stay for the next delta. */
       readonly maxBytes?: number;
     } & MigrationRef)
-  | ({
-      readonly op: 'freeze';
-      readonly handOverOnNotice?: HandOverOnNotice;
-      /**
-       * With handOverOnNotice: also send the last delta, sealed under this key (hand-off-seal.ts),
-       * straight to handOverOnNotice.newOwner, which activates on it without waiting for the agents.
-       */
-      readonly handOffKey?: string;
-    } & MigrationRef)
-  | ({
-      readonly op: 'beginImport';
-      readonly epoch: number;
-      /** Accept the source's direct hand-off sealed under this key (64 hex digits). */
-      readonly handOffKey?: string;
-    } & MigrationRef)
+  | ({ readonly op: 'freeze'; readonly handOverOnNotice?: HandOverOnNotice } & MigrationRef)
+  | ({ readonly op: 'beginImport'; readonly epoch: number } & MigrationRef)
   | ({ readonly op: 'importChunk'; readonly index: number; readonly data: Uint8Array } & MigrationRef)
   | ({ readonly op: 'importDelta'; readonly delta: Uint8Array } & MigrationRef)
   | ({
@@ -85,14 +72,7 @@ export type FunctionHostRequest =
       readonly epoch: number;
       /** The source's last delta, imported before activation (all of it or, on bad data, nothing). */
       readonly delta?: Uint8Array;
-      /** When given, a state that differs after the delta is refused and stays an import. */
-      readonly expectedStateChecksum?: string;
     } & MigrationRef)
-  /**
-   * Answers once the import is activated (by activate, or by the source's direct hand-off), or after
-   * `waitMs` without it: a long poll, so that the channel never sees a call outlive its deadline.
-   */
-  | ({ readonly op: 'awaitActivation'; readonly waitMs: number } & MigrationRef)
   | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
   | ({
       readonly op: 'resume';
@@ -144,8 +124,6 @@ export interface Frozen {
 export interface Activated {
   /** Checksum of the imported state; must equal the source's after its last delta. */
   readonly stateChecksum: string;
-  /** The epoch it was activated at. */
-  readonly epoch: number;
 }
 
 export interface HandedOver {
@@ -165,7 +143,6 @@ export interface FunctionHostResponses {
   importChunk: Record<string, never>;
   importDelta: Record<string, never>;
   activate: Activated;
-  awaitActivation: { readonly activated?: Activated };
   handOver: HandedOver;
   resume: { readonly processedBufferedRequests: number };
   dropState: Record<string, never>;

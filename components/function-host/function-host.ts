@@ -80,7 +80,6 @@ export async function startFunctionHost(
     handOverHoldMs: config.handOverHoldMs,
     callTimeoutMs: config.callTimeoutMs,
     callAttempts: config.callAttempts,
-    onHandOff: (handOff) => control.acceptHandOff(handOff),
     logger,
   });
   // The channel serves the handlers and the handlers hand out the channel: each refers to the other lazily.

@@ -22,7 +22,6 @@ export const TEST_SETTINGS: PeerAgentSettings = {
   transferBytesPerSecond: 0,
   deltaThresholdBytes: 64,
   maxDeltaRounds: 4,
-  directHandOff: true,
   completeForwardAttempts: 3,
   timeouts: {
     prepareMs: 10_000,

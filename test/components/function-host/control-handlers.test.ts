@@ -9,12 +9,10 @@ import { startFunctionHost, type FunctionHost } from '../../../components/functi
 import type { FunctionModule } from '../../../components/function-host/function-loader.ts';
 import type { RouteEntry } from '../../../components/function-host/request-server.ts';
 import { StateStore } from '../../../components/function-host/state-store.ts';
-import { newHandOffKey } from '../../../components/function-host/hand-off-seal.ts';
 import { counterFunction } from './helpers/test-functions.ts';
 import { UdpTestClient } from './helpers/udp-client.ts';
 
 const SERVICE = 'counter';
-const HAND_OFF_REF = { service: SERVICE, migrationId: 'm-2' };
 const PREFILLED_KEYS = 300;
 
 const builtins: Record<string, FunctionModule> = {
@@ -352,68 +350,6 @@ describe('components/function-host/control-handlers', () => {
       assert.ok(turns >= 4, `the event loop turned ${turns} times during the import`);
       const activated = await b.control.call({ op: 'activate', ...ref, epoch: 2 }, 5000);
       assert.equal(activated.stateChecksum, snapshot.stateChecksum, 'every record was applied');
-    });
-  });
-
-  describe('direct hand-off', () => {
-    /** node-a exports to node-b (which accepts hand-offs under `importKey`) and takes one request after the snapshot. */
-    async function preparedMove(importKey: string): Promise<{ a: FunctionHost; b: FunctionHost }> {
-      const a = await start('node-a', 'owner');
-      const b = await start('node-b', 'standby');
-      const exported = await a.control.call(
-        { op: 'beginExport', ...HAND_OFF_REF, chunkBytes: 1 << 16 },
-        5000,
-      );
-      await b.control.call({ op: 'beginImport', ...HAND_OFF_REF, epoch: 2, handOffKey: importKey }, 5000);
-      for (let index = 0; index < exported.chunkCount; index += 1) {
-        const chunk = await a.control.call({ op: 'readExportChunk', ...HAND_OFF_REF, index }, 5000);
-        await b.control.call({ op: 'importChunk', ...HAND_OFF_REF, index, data: chunk.data }, 5000);
-      }
-      const client = await openClient();
-      client.send(a.server.serviceAddress(SERVICE), { id: 'late', key: 'k', body: 1, service: SERVICE });
-      await client.waitForReplies(1, 5000);
-      return { a, b };
-    }
-
-    const freezeWithHandOff = (a: FunctionHost, b: FunctionHost, handOffKey: string) =>
-      a.control.call(
-        {
-          op: 'freeze',
-          ...HAND_OFF_REF,
-          handOverOnNotice: { token: '0f'.repeat(16), epoch: 2, newOwner: b.server.serviceAddress(SERVICE) },
-          handOffKey,
-        },
-        5000,
-      );
-
-    it('activates the target on the sealed last delta from the frozen source; activate then answers the same', async () => {
-      const key = newHandOffKey();
-      const { a, b } = await preparedMove(key);
-      const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
-      const frozen = await freezeWithHandOff(a, b, key);
-      assert.ok((frozen.finalDelta?.byteLength ?? 0) > 2, 'the hand-off carries a delta');
-      const { activated } = await waiting;
-      assert.deepEqual(activated, { stateChecksum: frozen.stateChecksum, epoch: 2 });
-      assert.equal(b.server.runtime(SERVICE).role, 'owner');
-      const again = { op: 'activate', ...HAND_OFF_REF, epoch: 2, delta: frozen.finalDelta } as const;
-      assert.deepEqual(await b.control.call(again, 5000), activated);
-    });
-
-    it('ignores a hand-off sealed under another key: the import waits for activate', async () => {
-      const { a, b } = await preparedMove(newHandOffKey());
-      const frozen = await freezeWithHandOff(a, b, newHandOffKey());
-      const answer = await b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 200 }, 5000);
-      assert.deepEqual(answer, {}, 'not activated');
-      assert.equal(b.server.runtime(SERVICE).role, 'importing');
-      const activate = { op: 'activate', ...HAND_OFF_REF, epoch: 2, delta: frozen.finalDelta } as const;
-      assert.equal((await b.control.call(activate, 5000)).stateChecksum, frozen.stateChecksum);
-    });
-
-    it('ends a wait for activation when the import is dropped', async () => {
-      const { b } = await preparedMove(newHandOffKey());
-      const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
-      await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
-      await rejectsWith(waiting, 'ERR_FNHOST_WRONG_MIGRATION');
     });
   });
 
