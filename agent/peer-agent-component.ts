@@ -9,6 +9,7 @@ import type { ComponentRuntimeOptions } from '../components/common/component-run
 import type { IpcClient, IpcSubscription } from '../components/common/ipc/index.ts';
 import type { Logger } from '../components/common/logger.ts';
 import { systemClock } from './clock.ts';
+import { lowerCpuPriority } from './cpu-priority.ts';
 import {
   PEER_AGENT_RULES,
   peerAgentSchema,
@@ -67,6 +68,7 @@ export function peerAgentComponentOptions(
     rules: PEER_AGENT_RULES,
     start: async ({ ipc, config, logger, thingName }) => {
       const resolved = resolveAgentConfig(config, { thingName, workDir: process.cwd() });
+      lowerCpuPriority(resolved.cpuNice, logger);
       const nodeThingName = thingName === '' ? resolved.nodeName : thingName;
       const tls = await readTlsMaterial(resolved.tls);
       const link = await DataPlaneLink.open({
