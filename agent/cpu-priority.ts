@@ -1,35 +1,36 @@
-// Lowers the peer agent's CPU priority at start (peer-agent-component.ts), so that on a node short of
-// cores the work of a move (the snapshot stream, TLS, checksums) yields to the function host's request
-// path: a move is background work, requests are not. Only ever lowers it: a process may raise its
-// nice value without privileges, and a nice value set from outside (a higher one) is kept.
-// Linux weighs nice values only between threads of one autogroup when autogroup scheduling is on,
-// and makes one autogroup per session: a component whose session holds only itself (a local nucleus
-// starts each in a session of its own) also sets its session's nice, or lowering its own changes nothing.
+// The CPU weight of the peer agent while a snapshot streams (source-migration.ts, target-migrations.ts).
+// A move's bulk (chunks through TLS, checksums, the import calls) is background work that competes
+// with the function host's requests for the node's cores; the freeze window that follows is not, and
+// both agents are on its path. So the agent lowers its weight for the stream only, and restores it
+// before the freeze.
+// Linux shares the CPU between autogroups (one per session, with autogroup scheduling on) before it
+// weighs nice values inside them, and lets a process set its autogroup's nice to any value from 0 up,
+// back and forth, where its own nice could not come back down without privilege. So this works where
+// the agent leads its own session, as the local nucleus starts each component; elsewhere it is a no-op.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
 
 import type { Logger } from '../components/common/logger.ts';
 
 const AUTOGROUP_PATH = '/proc/self/autogroup';
 
-export interface CpuPriorityResult {
-  /** The process's nice value afterwards. */
-  readonly nice: number;
-  /** Whether the session's autogroup was set too (it is only where the session is this component's). */
-  readonly isAutogroupSet: boolean;
+export interface StreamPriority {
+  /** Runs `work` at the stream's lower weight; the weight comes back when no stream runs any more. */
+  during<T>(work: () => Promise<T>): Promise<T>;
 }
+
+/** Runs the work as it is (no autogroup of its own, or nothing asked). */
+export const UNCHANGED_PRIORITY: StreamPriority = { during: (work) => work() };
 
 /** Session id and parent pid from /proc/self/stat (fields 4 and 6, counted after the command name). */
 function sessionAndParent(): { session: number; parent: number } | undefined {
-  let stat: string;
   try {
-    stat = readFileSync('/proc/self/stat', 'utf8');
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    // The command name is in parentheses and may itself hold spaces or parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { parent: Number(fields[1]), session: Number(fields[3]) };
   } catch {
     return undefined;
   }
-  // The command name is in parentheses and may itself hold spaces or parentheses.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { parent: Number(fields[1]), session: Number(fields[3]) };
 }
 
 /** The session is this component's when it leads it, or when the shell that runs it does. */
@@ -38,24 +39,54 @@ function leadsOwnSession(): boolean {
   return ids !== undefined && (ids.session === process.pid || ids.session === ids.parent);
 }
 
-function setAutogroupNice(nice: number, log: Logger): boolean {
-  if (!leadsOwnSession()) return false;
+function readAutogroupNice(): number | undefined {
   try {
-    const current = /nice (-?\d+)/.exec(readFileSync(AUTOGROUP_PATH, 'utf8'));
-    if (current !== null && Number(current[1]) >= nice) return true;
-    writeFileSync(AUTOGROUP_PATH, String(nice));
-    return true;
-  } catch (err) {
-    // No autogroup scheduling in this kernel, or no right to it: the process nice still applies.
-    log.debug('session autogroup nice not set', { err });
-    return false;
+    const match = /nice (-?\d+)/.exec(readFileSync(AUTOGROUP_PATH, 'utf8'));
+    return match === null ? undefined : Number(match[1]);
+  } catch {
+    return undefined;
   }
 }
 
-export function lowerCpuPriority(nice: number, log: Logger): CpuPriorityResult {
-  if (nice <= 0) return { nice: getPriority(), isAutogroupSet: false };
-  if (getPriority() < nice) setPriority(nice);
-  const isAutogroupSet = setAutogroupNice(nice, log);
-  log.info('CPU priority lowered for moves to yield to requests', { nice: getPriority(), isAutogroupSet });
-  return { nice: getPriority(), isAutogroupSet };
+class SessionStreamPriority implements StreamPriority {
+  readonly #streamNice: number;
+  readonly #baseNice: number;
+  readonly #log: Logger;
+  #streams = 0;
+
+  constructor(streamNice: number, baseNice: number, log: Logger) {
+    this.#streamNice = streamNice;
+    this.#baseNice = baseNice;
+    this.#log = log;
+  }
+
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    this.#streams += 1;
+    if (this.#streams === 1) this.#set(this.#streamNice);
+    try {
+      return await work();
+    } finally {
+      this.#streams -= 1;
+      if (this.#streams === 0) this.#set(this.#baseNice);
+    }
+  }
+
+  #set(nice: number): void {
+    try {
+      writeFileSync(AUTOGROUP_PATH, String(nice));
+    } catch (err) {
+      this.#log.warn('could not set the session CPU weight', { nice, err });
+    }
+  }
+}
+
+/** The weight control for this process: its session's autogroup where that is its own, else none. */
+export function sessionStreamPriority(streamNice: number, log: Logger): StreamPriority {
+  const baseNice = readAutogroupNice();
+  if (streamNice <= 0 || baseNice === undefined || baseNice >= streamNice || !leadsOwnSession()) {
+    log.info('snapshot streams run at the CPU weight the agent started with', { streamNice, baseNice });
+    return UNCHANGED_PRIORITY;
+  }
+  log.info('snapshot streams run at a lower CPU weight', { streamNice, baseNice });
+  return new SessionStreamPriority(streamNice, baseNice, log);
 }

@@ -9,7 +9,7 @@ import type { ComponentRuntimeOptions } from '../components/common/component-run
 import type { IpcClient, IpcSubscription } from '../components/common/ipc/index.ts';
 import type { Logger } from '../components/common/logger.ts';
 import { systemClock } from './clock.ts';
-import { lowerCpuPriority } from './cpu-priority.ts';
+import { sessionStreamPriority } from './cpu-priority.ts';
 import {
   PEER_AGENT_RULES,
   peerAgentSchema,
@@ -68,7 +68,6 @@ export function peerAgentComponentOptions(
     rules: PEER_AGENT_RULES,
     start: async ({ ipc, config, logger, thingName }) => {
       const resolved = resolveAgentConfig(config, { thingName, workDir: process.cwd() });
-      lowerCpuPriority(resolved.cpuNice, logger);
       const nodeThingName = thingName === '' ? resolved.nodeName : thingName;
       const tls = await readTlsMaterial(resolved.tls);
       const link = await DataPlaneLink.open({
@@ -97,6 +96,7 @@ export function peerAgentComponentOptions(
         log: logger,
         settings: resolved.settings,
         placement: resolved.placement,
+        streamPriority: sessionStreamPriority(resolved.streamNice, logger),
       });
       /**
        * At start, and whenever the channel breaks (the function host restarted): opens the channel

@@ -15,6 +15,7 @@ import type {
   UdpAddress,
 } from '../components/function-host/function-host-api.ts';
 import type { Clock } from './clock.ts';
+import { UNCHANGED_PRIORITY, type StreamPriority } from './cpu-priority.ts';
 import type { CutoverKind, CutoverMethod } from './cutover/cutover-method.ts';
 import type { DataPlaneLink } from './cutover/data-plane-link.ts';
 import type { CutoverNotifier } from './cutover/cutover-notifier.ts';
@@ -79,6 +80,8 @@ export interface PeerAgentOptions {
   /** When ADVICE may start a move (hysteresis, K samples, cool-down). */
   readonly placement: PlacementThresholds;
   readonly channelOptions?: grpc.ChannelOptions;
+  /** The CPU weight snapshot streams run at, both ways (default: unchanged). */
+  readonly streamPriority?: StreamPriority;
 }
 
 /** What the agent did with one ADVICE packet. */
@@ -133,6 +136,7 @@ export class PeerAgent {
       },
       cutoverMethod: (kind) => this.cutoverMethod(kind),
       notifier: options.notifier,
+      streamPriority: options.streamPriority ?? UNCHANGED_PRIORITY,
       idleTimeoutMs: options.settings.targetIdleTimeoutMs,
       hostCallTimeoutMs: options.settings.timeouts.hostCallMs,
       // The target gives up on its CLAIM before the source gives up on the TakeOver call (activateMs +
@@ -211,6 +215,7 @@ export class PeerAgent {
         clock: this.options.clock,
         log: this.options.log.child('source'),
         settings: this.options.settings,
+        streamPriority: this.options.streamPriority ?? UNCHANGED_PRIORITY,
       },
     );
     this.running.set(serviceName, migration);

@@ -17,6 +17,7 @@ import type {
   UdpAddress,
 } from '../../components/function-host/function-host-api.ts';
 import { withTimeout, type Clock } from '../clock.ts';
+import type { StreamPriority } from '../cpu-priority.ts';
 import type { CutoverKind, CutoverMethod, OwnershipChange } from '../cutover/cutover-method.ts';
 import type { PeerClient, TakeOverCall } from '../peer-client.ts';
 import { MigrationRun, MigrationState as S, type TransitionRecord } from './migration-state.ts';
@@ -80,6 +81,8 @@ export interface SourceMigrationDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly settings: MigrationSettings;
+  /** The snapshot stream and the pre-copy run at its lower CPU weight; the freeze does not. */
+  readonly streamPriority: StreamPriority;
 }
 
 export type MigrationOutcome = 'committed' | 'aborted';
@@ -225,8 +228,10 @@ export class SourceMigration {
       timeouts.prepareMs,
     );
     this.measured.targetEndpoint = prepared.request_endpoint;
-    if (exported !== undefined && exported.chunkCount > 0) await this.transferSnapshot(exported.chunkCount);
-    if (plan.isStateful) await this.preCopyDeltas();
+    await deps.streamPriority.during(async () => {
+      if (exported !== undefined && exported.chunkCount > 0) await this.transferSnapshot(exported.chunkCount);
+      if (plan.isStateful) await this.preCopyDeltas();
+    });
     // Opened before the freeze, so that inside it only the one message travels.
     const takeOverCall = deps.peer.openTakeOver(timeouts.freezeMs + timeouts.activateMs + timeouts.cutoverMs);
     const frozen = await this.freeze().catch((err: unknown) => {

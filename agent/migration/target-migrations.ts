@@ -14,6 +14,7 @@ import type {
   UdpAddress,
 } from '../../components/function-host/function-host-api.ts';
 import { withTimeout, type Clock, type TimerHandle } from '../clock.ts';
+import type { StreamPriority } from '../cpu-priority.ts';
 import type { CutoverNotifier } from '../cutover/cutover-notifier.ts';
 import type { CutoverKind, CutoverMethod } from '../cutover/cutover-method.ts';
 import type {
@@ -53,6 +54,8 @@ export interface TargetMigrationsOptions {
   readonly idleTimeoutMs: number;
   readonly hostCallTimeoutMs: number;
   readonly cutoverTimeoutMs: number;
+  /** Snapshot streams into this node run at its lower CPU weight. */
+  readonly streamPriority: StreamPriority;
   /** Called when a move into this node commits (the placement cool-down starts). */
   readonly onCommitted?: (migrationId: string) => void;
 }
@@ -228,7 +231,14 @@ export class TargetMigrations {
     return true;
   }
 
-  async transferState(
+  transferState(
+    chunks: AsyncIterable<StateChunkMessage>,
+    caller: PeerCaller,
+  ): Promise<TransferSummaryMessage> {
+    return this.options.streamPriority.during(() => this.receiveState(chunks, caller));
+  }
+
+  private async receiveState(
     chunks: AsyncIterable<StateChunkMessage>,
     caller: PeerCaller,
   ): Promise<TransferSummaryMessage> {

@@ -506,6 +506,21 @@ describe('agent/migration/source-migration', function () {
     });
   });
 
+  it('streams the snapshot and the pre-copy at the stream weight, and the freeze window at full weight', async () => {
+    nodes = await startTwoNodes({ cutover: 'in-network' });
+    nodes.hostA.fill(STATEFUL.name, 64, 8192);
+    const sent = sendBurst(nodes, 'before', 40);
+    nodes.hostA.faults.nextDelta = () => void sent.push(...sendBurst(nodes!, `delta-${sent.length}`, 5));
+    const result = await nodes.agentA.migrate(STATEFUL.name);
+    assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+    const source = nodes.streamA.opsDuring();
+    assert.ok(source.includes('readExportChunk') && source.includes('nextDelta'), source.join(','));
+    assert.ok(!source.includes('freeze') && !source.includes('handOver'), source.join(','));
+    const target = nodes.streamB.opsDuring();
+    assert.ok(target.includes('importChunk'), target.join(','));
+    assert.ok(!target.includes('activate'), target.join(','));
+  });
+
   describe('failures after the cutover complete forward', () => {
     it('the target keeps the service when the source dies after the cutover', async () => {
       nodes = await startTwoNodes({ cutover: 'in-network' });

@@ -2,6 +2,7 @@
 // data plane, in-memory function host doubles and one manual clock. node-a starts as the owner of
 // both services. send() delivers a simulated request where the data path currently points.
 
+import type { StreamPriority } from '../../../agent/cpu-priority.ts';
 import { createLogger } from '../../../components/common/logger.ts';
 import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
 import type { CutoverKind } from '../../../agent/cutover/cutover-method.ts';
@@ -49,6 +50,30 @@ export const TEST_PLACEMENT = {
 
 let nextAddressOctet = 10;
 
+/** A StreamPriority that changes no weight and records which of its host's calls ran inside a stream. */
+export class RecordingStreamPriority implements StreamPriority {
+  readonly #host: InMemoryFunctionHost;
+  readonly #spans: { from: number; to: number }[] = [];
+
+  constructor(host: InMemoryFunctionHost) {
+    this.#host = host;
+  }
+
+  async during<T>(work: () => Promise<T>): Promise<T> {
+    const from = this.#host.calls.length;
+    try {
+      return await work();
+    } finally {
+      this.#spans.push({ from, to: this.#host.calls.length });
+    }
+  }
+
+  /** The host operations called while a stream ran. */
+  opsDuring(): string[] {
+    return this.#spans.flatMap(({ from, to }) => this.#host.calls.slice(from, to));
+  }
+}
+
 export interface TwoNodes {
   readonly clock: ManualClock;
   readonly dataPlane: FakeDataPlane;
@@ -56,6 +81,8 @@ export interface TwoNodes {
   readonly hostB: InMemoryFunctionHost;
   readonly agentA: PeerAgent;
   readonly agentB: PeerAgent;
+  readonly streamA: RecordingStreamPriority;
+  readonly streamB: RecordingStreamPriority;
   /** Present when started with `proxied`: node-a reaches node-b through it. */
   readonly proxy?: TcpProxy;
   send(service: string, id: string, key: string): void;
@@ -131,10 +158,12 @@ export async function startTwoNodes(options: {
       log: createLogger(`test:${nodeId}`),
       settings: { ...TEST_SETTINGS, ...options.settings },
       placement: TEST_PLACEMENT,
+      streamPriority: host === hostA ? streamA : streamB,
       channelOptions: { 'grpc.initial_reconnect_backoff_ms': 100, 'grpc.max_reconnect_backoff_ms': 500 },
     });
   };
   const links: DataPlaneLink[] = [];
+  const [streamA, streamB] = [new RecordingStreamPriority(hostA), new RecordingStreamPriority(hostB)];
   const [portA, portB] = [await freePort(), await freePort()];
   const agentB = await start('node-b', 2, hostB, certs.nodeB, portB, {
     nodeId: 'node-a',
@@ -160,6 +189,8 @@ export async function startTwoNodes(options: {
     hostB,
     agentA,
     agentB,
+    streamA,
+    streamB,
     ...(proxy ? { proxy } : {}),
     send: (service, id, key) => ownerHost(service).submit(service, { id, key }),
     close: async () => {
