@@ -112,12 +112,14 @@ export class PeerAgent {
   private readonly pendingResults = new Set<Promise<MigrationResult>>();
   private readonly results: MigrationResult[] = [];
   private readonly policy: PlacementPolicy;
+  private readonly streamPriority: StreamPriority;
   private localLoadBp?: number;
   private unsubscribeAdvice?: () => void;
   private server?: PeerServer;
 
   private constructor(options: PeerAgentOptions) {
     this.options = options;
+    this.streamPriority = options.streamPriority ?? UNCHANGED_PRIORITY;
     this.policy = new PlacementPolicy(options.placement);
     this.target = new TargetMigrations({
       nodeId: options.nodeId,
@@ -136,7 +138,7 @@ export class PeerAgent {
       },
       cutoverMethod: (kind) => this.cutoverMethod(kind),
       notifier: options.notifier,
-      streamPriority: options.streamPriority ?? UNCHANGED_PRIORITY,
+      streamPriority: this.streamPriority,
       idleTimeoutMs: options.settings.targetIdleTimeoutMs,
       hostCallTimeoutMs: options.settings.timeouts.hostCallMs,
       // The target gives up on its CLAIM before the source gives up on the TakeOver call (activateMs +
@@ -215,7 +217,7 @@ export class PeerAgent {
         clock: this.options.clock,
         log: this.options.log.child('source'),
         settings: this.options.settings,
-        streamPriority: this.options.streamPriority ?? UNCHANGED_PRIORITY,
+        streamPriority: this.streamPriority,
       },
     );
     this.running.set(serviceName, migration);

@@ -60,8 +60,7 @@ const HEADER_BYTES = 2;
 const RECORD_OVERHEAD_BYTES = 9;
 const LANES = 4;
 /** Longest a background hashing slice, or an import slice, may hold the event loop. */
-const HASH_SLICE_MS = 1;
-const IMPORT_SLICE_MS = 1;
+const SLICE_MS = 1;
 const textEncoder = new TextEncoder();
 
 /** One entry's digest: SHA-256 over (key length, key, value). */
@@ -311,7 +310,7 @@ export class StateStore {
     if (this.#hashing !== undefined) return;
     this.#hashing = setImmediate(() => {
       this.#hashing = undefined;
-      this.#hashChanged(HASH_SLICE_MS);
+      this.#hashChanged(SLICE_MS);
       if (this.#unhashed.size > 0) this.#scheduleHashing();
     });
     // Pending hashing must not keep a process alive that has nothing else to do.
@@ -398,7 +397,7 @@ export class StateStore {
 }
 
 /** Applies an import in slices of `sliceMs`, letting pending I/O (requests) run between them. */
-export async function applyBetweenIo(job: StateImport, sliceMs = IMPORT_SLICE_MS): Promise<number> {
+export async function applyBetweenIo(job: StateImport, sliceMs = SLICE_MS): Promise<number> {
   while (!job.applyFor(sliceMs)) await yieldToIo();
   return job.recordCount;
 }
