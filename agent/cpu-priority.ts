@@ -39,10 +39,19 @@ function leadsOwnSession(): boolean {
   return ids !== undefined && (ids.session === process.pid || ids.session === ids.parent);
 }
 
-function readAutogroupNice(): number | undefined {
+/**
+ * The nice value in an autogroup line (`/autogroup-42 nice 0`). The kernel prints nothing for a process
+ * in the root autogroup (init's session, where no session of its own was ever made): undefined then.
+ */
+export function parseAutogroupNice(text: string): number | undefined {
+  const match = /nice (-?\d+)/.exec(text);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** This process's autogroup nice, or undefined where it has no autogroup to weigh. */
+export function readAutogroupNice(): number | undefined {
   try {
-    const match = /nice (-?\d+)/.exec(readFileSync(AUTOGROUP_PATH, 'utf8'));
-    return match === null ? undefined : Number(match[1]);
+    return parseAutogroupNice(readFileSync(AUTOGROUP_PATH, 'utf8'));
   } catch {
     return undefined;
   }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+import { parseAutogroupNice, readAutogroupNice } from '../../agent/cpu-priority.ts';
+
 const FIXTURE = fileURLToPath(new URL('./fixtures/stream-priority.ts', import.meta.url));
-const HAS_AUTOGROUP = existsSync('/proc/self/autogroup');
 
 interface Reported {
   readonly before?: number;
@@ -39,8 +40,8 @@ function runInSharedSession(nice: number): Promise<Reported> {
 
 describe('agent/cpu-priority', () => {
   it('in a session of its own, lowers the session weight during the work and restores it after', async () => {
-    if (!HAS_AUTOGROUP) {
-      // Nothing to lower without autogroup scheduling: the work runs unchanged.
+    // A new session gets an autogroup of its own wherever the kernel schedules by autogroup.
+    if (!existsSync('/proc/self/autogroup')) {
       assert.deepEqual(await runInOwnSession(7), {});
       return;
     }
@@ -48,12 +49,17 @@ describe('agent/cpu-priority', () => {
   });
 
   it("in a session it shares, leaves the session's weight alone", async () => {
-    const shared = HAS_AUTOGROUP
-      ? Number(/nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'utf8'))?.[1])
-      : undefined;
+    // Undefined in the root autogroup (a test run from init's session): there is no weight to read.
+    const shared = readAutogroupNice();
     const reported = await runInSharedSession(7);
     assert.equal(reported.during, shared);
     assert.equal(reported.after, shared);
+  });
+
+  it('reads no weight in the root autogroup, where the kernel prints an empty line', () => {
+    assert.equal(parseAutogroupNice(''), undefined);
+    assert.equal(parseAutogroupNice('/autogroup-8585 nice 5\n'), 5);
+    assert.equal(parseAutogroupNice('/autogroup-3 nice -2\n'), -2);
   });
 
   it('changes nothing when asked for 0', async () => {
