@@ -6,7 +6,7 @@
 // function host, as soon as its cutover is done (the handOver call then finds it done).
 // Invariant: a failure before CUT_OVER leaves the source serving (resume processes everything it
 // buffered) and tells the target to drop its partial state; a failure after CUT_OVER completes forward.
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 import { hasErrorCode } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
@@ -21,6 +21,7 @@ import type { StreamPriority } from '../cpu-priority.ts';
 import type { CutoverKind, CutoverMethod, OwnershipChange } from '../cutover/cutover-method.ts';
 import type { PeerClient, TakeOverCall } from '../peer-client.ts';
 import { MigrationRun, MigrationState as S, type TransitionRecord } from './migration-state.ts';
+import { sha256, SnapshotDigest } from './transfer-digest.ts';
 
 /** Step timeouts of a migration, each in milliseconds. */
 export interface MigrationTimeouts {
@@ -111,10 +112,6 @@ export interface MigrationResult {
   readonly bufferedRequests: number;
   readonly forwardedRequests: number;
   readonly transitions: readonly TransitionRecord[];
-}
-
-function sha256(data: Uint8Array): Buffer {
-  return createHash('sha256').update(data).digest();
 }
 
 function asBuffer(data: Uint8Array): Buffer {
@@ -247,7 +244,7 @@ export class SourceMigration {
     const startedMs = deps.clock.nowMs();
     const stream = deps.peer.openStateStream(deps.settings.timeouts.transferMs);
     const send = async (): Promise<void> => {
-      const total = createHash('sha256');
+      const total = new SnapshotDigest();
       const read = (index: number): Promise<FunctionHostResponses['readExportChunk']> => {
         const reading = this.host({
           op: 'readExportChunk',
@@ -265,14 +262,15 @@ export class SourceMigration {
         const chunk = await nextChunk;
         if (index + 1 < chunkCount) nextChunk = read(index + 1);
         const data = asBuffer(chunk.data);
-        total.update(data);
+        const chunkSha256 = sha256(data);
+        total.addChunkDigest(chunkSha256);
         const isLast = index === chunkCount - 1;
         // write() resolves only when the stream can take more: at most one chunk waits in memory here.
         await stream.write({
           migration_id: plan.migrationId,
           index,
           data,
-          chunk_sha256: sha256(data),
+          chunk_sha256: chunkSha256,
           is_last: isLast,
           total_sha256: isLast ? total.digest() : EMPTY,
         });

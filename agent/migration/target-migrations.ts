@@ -3,7 +3,6 @@
 // state by the source's checksum, and driving the local function host through FunctionHostControl.
 // Invariant: before CUT_OVER any failure, abort or silence (idle timeout) drops the partial state;
 // from CUT_OVER on the target keeps the service whatever happens (the move completes forward).
-import { createHash } from 'node:crypto';
 
 import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
@@ -33,6 +32,7 @@ import type {
 } from '../peer-proto.ts';
 import type { PeerCaller } from '../peer-server.ts';
 import { MigrationRun, MigrationState as S } from './migration-state.ts';
+import { sha256, SnapshotDigest } from './transfer-digest.ts';
 
 export interface TargetServiceInfo {
   readonly serviceId: number;
@@ -71,10 +71,6 @@ interface TargetSession {
   chunksReceived: number;
   bytesReceived: number;
   lastDeltaRound: number;
-}
-
-function sha256(data: Uint8Array): Buffer {
-  return createHash('sha256').update(data).digest();
 }
 
 function checksumMismatch(migrationId: string, what: string): EdgeShiftError {
@@ -243,7 +239,7 @@ export class TargetMigrations {
     caller: PeerCaller,
   ): Promise<TransferSummaryMessage> {
     let session: TargetSession | undefined;
-    const total = createHash('sha256');
+    const total = new SnapshotDigest();
     try {
       for await (const chunk of chunks) {
         if (session === undefined) {
@@ -416,7 +412,7 @@ export class TargetMigrations {
   private async importChunk(
     session: TargetSession,
     chunk: StateChunkMessage,
-    total: ReturnType<typeof createHash>,
+    total: SnapshotDigest,
   ): Promise<void> {
     const { migrationId, service } = session.run.identity;
     if (chunk.migration_id !== migrationId) {
@@ -433,9 +429,9 @@ export class TargetMigrations {
         { context: { migrationId } },
       );
     }
-    if (!sha256(chunk.data).equals(chunk.chunk_sha256))
-      throw checksumMismatch(migrationId, `chunk ${chunk.index}`);
-    total.update(chunk.data);
+    const chunkSha256 = sha256(chunk.data);
+    if (!chunkSha256.equals(chunk.chunk_sha256)) throw checksumMismatch(migrationId, `chunk ${chunk.index}`);
+    total.addChunkDigest(chunkSha256);
     await this.callHost({ op: 'importChunk', service, migrationId, index: chunk.index, data: chunk.data });
     session.chunksReceived += 1;
     session.bytesReceived += chunk.data.byteLength;

@@ -1,16 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-
 import { PeerClient } from '../../../agent/peer-client.ts';
 import type { StateChunkMessage } from '../../../agent/peer-proto.ts';
+import { sha256 } from '../../../agent/migration/transfer-digest.ts';
 import type { EdgeShiftError } from '../../../components/common/errors.ts';
 import { restartedAsOwner, STATEFUL, startTwoNodes, type TwoNodes } from '../support/two-node-harness.ts';
 import { testCertificates } from '../support/test-certificates.ts';
 import { until } from '../support/until.ts';
-
-function sha256(data: Buffer): Buffer {
-  return createHash('sha256').update(data).digest();
-}
 
 /** Three chunks of a state as the source would send them; `tamper` edits one before sending. */
 function chunksOf(
@@ -18,7 +13,8 @@ function chunksOf(
   tamper: (chunks: StateChunkMessage[]) => void = () => undefined,
 ): StateChunkMessage[] {
   const parts = [Buffer.alloc(1000, 1), Buffer.alloc(1000, 2), Buffer.alloc(500, 3)];
-  const total = sha256(Buffer.concat(parts));
+  // The snapshot digest as the protocol defines it: over the chunks' digests, in index order.
+  const total = sha256(Buffer.concat(parts.map(sha256)));
   const chunks = parts.map((data, index) => ({
     migration_id: migrationId,
     index,
