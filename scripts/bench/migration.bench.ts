@@ -2,7 +2,8 @@
 // (scripts/testbed/two-node-testbed.ts) under open-loop load, for about 1 MiB and 64 MiB of state:
 // cutover time, freeze window (agent) and how long the service was frozen (function host), p50 and max
 // over the moves, requests lost and duplicated, p99 latency of the requests sent during the moves
-// over the p99 of those sent between them (same run), and
+// over the p99 of those sent between them (same run), the CPU a move costs the agents and the function
+// hosts (both nodes, less what they use between moves), and
 // state-transfer throughput against raw loopback TCP measured in the same run. Writes the latency
 // plot of the 64 MiB run to build/bench/migration-latency.svg.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -16,7 +17,12 @@ import type { LatencySummary } from '../loadgen/latency-timeline.ts';
 import type { LoadReport } from '../loadgen/load-generator.ts';
 import { LoadGeneratorWorker } from '../loadgen/load-generator-worker.ts';
 import { renderLatencySvg } from '../plot/latency-plot.ts';
-import { sharedArtifactDir, TwoNodeTestbed, type NodeName } from '../testbed/two-node-testbed.ts';
+import {
+  sharedArtifactDir,
+  TESTBED_COMPONENTS,
+  TwoNodeTestbed,
+  type NodeName,
+} from '../testbed/two-node-testbed.ts';
 import { median, type Benchmark, type Metrics } from './harness.ts';
 
 const RATE_HZ = 300;
@@ -75,8 +81,55 @@ async function rawTcpMiBPerS(bytes: number): Promise<number> {
   return bytes / MIB / (elapsedMs / 1000);
 }
 
+/** The components a move's work runs in, both nodes together, by the name their metrics carry. */
+const CPU_KINDS = {
+  Agent: TESTBED_COMPONENTS.peerAgent,
+  FunctionHost: TESTBED_COMPONENTS.functionHost,
+} as const;
+type CpuKind = keyof typeof CPU_KINDS;
+
+interface CpuReading {
+  readonly atMs: number;
+  readonly cpuMs: Readonly<Record<CpuKind, number>>;
+}
+
+function readCpu(bed: TwoNodeTestbed): CpuReading {
+  const cpuMs: Record<CpuKind, number> = { Agent: 0, FunctionHost: 0 };
+  for (const { component, cpuMs: used } of bed.componentCpuMs()) {
+    for (const kind of Object.keys(CPU_KINDS) as CpuKind[])
+      if (CPU_KINDS[kind] === component) cpuMs[kind] += used;
+  }
+  return { atMs: performance.now(), cpuMs };
+}
+
+/**
+ * CPU a move costs, per kind of component: what they used during the warm moves, less what they use
+ * per millisecond between moves (the requests they serve anyway), per move. `readings` pairs each
+ * move's start and end, then one reading after the last pause.
+ */
+function cpuPerMove(readings: readonly CpuReading[], firstMove: number): Record<CpuKind, number> {
+  const perMove: Record<CpuKind, number> = { Agent: 0, FunctionHost: 0 };
+  const moveCount = (readings.length - 1) / 2 - firstMove;
+  for (const kind of Object.keys(CPU_KINDS) as CpuKind[]) {
+    let movingMs = 0;
+    let movingCpu = 0;
+    let idleMs = 0;
+    let idleCpu = 0;
+    for (let move = firstMove; 2 * move + 2 < readings.length; move += 1) {
+      const [start, end, next] = [readings[2 * move]!, readings[2 * move + 1]!, readings[2 * move + 2]!];
+      movingMs += end.atMs - start.atMs;
+      movingCpu += end.cpuMs[kind] - start.cpuMs[kind];
+      idleMs += next.atMs - end.atMs;
+      idleCpu += next.cpuMs[kind] - end.cpuMs[kind];
+    }
+    perMove[kind] = moveCount > 0 && idleMs > 0 ? (movingCpu - (idleCpu / idleMs) * movingMs) / moveCount : 0;
+  }
+  return perMove;
+}
+
 interface SizeRun {
   readonly moves: readonly MigrationResult[];
+  readonly cpuPerMove: Readonly<Record<CpuKind, number>>;
   readonly report: LoadReport;
   readonly windows: readonly TimeRange[];
   readonly window: LatencySummary;
@@ -110,17 +163,21 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
   });
   try {
     const moves: MigrationResult[] = [];
+    const cpuReadings: CpuReading[] = [];
     await pause(2500);
     for (let index = 0; index < moveCount; index += 1) {
       const to: NodeName = index % 2 === 0 ? 'node-b' : 'node-a';
       generator.mark(`move to ${to}`);
+      cpuReadings.push(readCpu(bed));
       const move = await bed.migrate('sensor-stats', to);
+      cpuReadings.push(readCpu(bed));
       generator.mark(`${to} owns`);
       if (move.outcome !== 'committed')
         throw new Error(`move to ${to} aborted: ${JSON.stringify(move.abortReason)}`);
       moves.push(move);
       await pause(2000);
     }
+    cpuReadings.push(readCpu(bed));
     generator.stop();
     const report = await generator.report;
     // Markers come in pairs: the move's start and its end, on the report's time axis.
@@ -131,6 +188,7 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
     const endMs = report.buckets.length * report.bucketMs;
     return {
       moves,
+      cpuPerMove: cpuPerMove(cpuReadings, COLD_MOVES),
       report,
       windows,
       window: await generator.latencyWithin(windows),
@@ -172,6 +230,8 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
     [`${prefix}WindowMaxMs`]: window.maxMs,
     [`${prefix}WarmWindowP99Ms`]: warmWindow.p99Ms,
     [`${prefix}WarmWindowOverSteadyP99`]: overSteady(warmWindow.p99Ms),
+    [`${prefix}AgentCpuMsPerMove`]: run.cpuPerMove.Agent,
+    [`${prefix}FunctionHostCpuMsPerMove`]: run.cpuPerMove.FunctionHost,
   };
 }
 

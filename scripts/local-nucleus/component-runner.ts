@@ -163,6 +163,14 @@ class SupervisedComponent {
   private readonly workPath: string;
   private readonly onNucleusState = (event: ComponentStateEvent): void => this.nucleusStateChanged(event);
 
+  /** The Run process's group (its pid: it leads a group of its own), while it runs. */
+  get processGroupId(): number | undefined {
+    const child = this.runProcess;
+    return child === undefined || child.exitCode !== null || child.signalCode !== null
+      ? undefined
+      : child.pid;
+  }
+
   constructor(
     readonly component: RunnableComponent,
     private readonly runner: ComponentRunner,
@@ -417,6 +425,16 @@ export class ComponentRunner {
     this.isStopping = true;
     for (const name of [...this.order].reverse()) await this.supervised.get(name)?.stop();
     this.order = [];
+  }
+
+  /** Process group of each component whose Run process is running (e.g. to read its CPU time). */
+  processGroups(): ReadonlyMap<string, number> {
+    const groups = new Map<string, number>();
+    for (const [name, supervised] of this.supervised) {
+      const group = supervised.processGroupId;
+      if (group !== undefined) groups.set(name, group);
+    }
+    return groups;
   }
 
   /** Recipe-variable scope for one component, with the current configuration of every component. */

@@ -114,6 +114,11 @@ export class LocalNode {
     return this.names;
   }
 
+  /** Process group of each running component: sh -c and the program it started. */
+  processGroups(): ReadonlyMap<string, number> {
+    return this.runner.processGroups();
+  }
+
   logPathOf(componentName: string): string {
     return path.join(this.options.rootPath, 'logs', `${componentName}.log`);
   }

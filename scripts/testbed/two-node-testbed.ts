@@ -27,6 +27,7 @@ import { buildArtifacts, PROJECT_ROOT } from '../build-artifacts.ts';
 import { generateCertificates } from '../generate-certs.ts';
 import { LocalNode } from '../local-nucleus/local-node.ts';
 import { ClaimGate, TcpLink } from './link-proxies.ts';
+import { processGroupCpuMs } from './process-cpu.ts';
 
 export const NODE_NAMES = ['node-a', 'node-b'] as const;
 export type NodeName = (typeof NODE_NAMES)[number];
@@ -76,6 +77,12 @@ export interface TestbedNodeInfo {
   readonly id: number;
   readonly ipv4: string;
   readonly rootPath: string;
+}
+
+export interface ComponentCpu {
+  readonly node: NodeName;
+  readonly component: string;
+  readonly cpuMs: number;
 }
 
 let builtArtifacts: Promise<string> | undefined;
@@ -469,6 +476,15 @@ export class TwoNodeTestbed {
       throw new Error(`${service} has ${owners.length} owners: ${JSON.stringify(states)}`);
     const node = owners[0] as NodeName;
     return { node, checksum: states[node].checksum, epoch: states[node].epoch };
+  }
+
+  /** CPU time (ms, 10 ms resolution) each running component of both nodes has used since it started. */
+  componentCpuMs(): ComponentCpu[] {
+    const running = NODE_NAMES.flatMap((node) =>
+      [...this.nodes[node].node.processGroups()].map(([component, group]) => ({ node, component, group })),
+    );
+    const used = processGroupCpuMs(running.map(({ group }) => group));
+    return running.map(({ node, component, group }) => ({ node, component, cpuMs: used.get(group) ?? 0 }));
   }
 
   /** SIGKILLs a component's process on a node, as a crash would; the local node restarts it after restartDelayMs. */

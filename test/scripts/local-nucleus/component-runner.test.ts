@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +13,7 @@ import {
 } from '../../../scripts/local-nucleus/component-runner.ts';
 import { LocalNucleus, type ComponentState } from '../../../scripts/local-nucleus/local-nucleus.ts';
 import { parseRecipe, selectManifest } from '../../../scripts/local-nucleus/recipe.ts';
+import { processGroupCpuMs } from '../../../scripts/testbed/process-cpu.ts';
 
 /** tsx's ESM loader by absolute path: a component's cwd is its work directory, outside the project. */
 const TSX_LOADER = path.join(
@@ -287,6 +288,30 @@ describe('scripts/local-nucleus/component-runner', function () {
     assert.ok(isAlive(pid), 'running before stop');
     await runner.stop();
     assert.ok(!isAlive(pid), 'SIGKILL ended the process that ignored SIGTERM');
+  });
+
+  it("names each running component's process group, whose CPU time processGroupCpuMs reads", async () => {
+    // Spins for 400 ms, then waits: its CPU time stays at about 400 ms while it runs.
+    const spin = path.join(root, 'spin.cjs');
+    await writeFile(
+      spin,
+      'const end = Date.now() + 400; while (Date.now() < end); setTimeout(() => {}, 60000);',
+    );
+    await runner.start([
+      fixture(root, { name: 'com.test.Busy', lifecycle: `      Run: ${process.execPath} ${spin}` }),
+      fixture(root, { name: 'com.test.Idle', lifecycle: '      Run: sleep 60' }),
+    ]);
+    const groups = runner.processGroups();
+    assert.deepEqual([...groups.keys()].sort(), ['com.test.Busy', 'com.test.Idle']);
+    const busy = groups.get('com.test.Busy') as number;
+    const idle = groups.get('com.test.Idle') as number;
+    await eventually(() => (processGroupCpuMs([busy]).get(busy) ?? 0) >= 300, 'the busy group used CPU');
+    const used = processGroupCpuMs([busy, idle, 999_999_999]);
+    assert.ok((used.get(busy) ?? 0) < 2000, `busy group: ${used.get(busy)} ms`);
+    assert.ok((used.get(idle) ?? 0) < 100, `idle group: ${used.get(idle)} ms`);
+    assert.equal(used.get(999_999_999), 0, 'a group with no process used nothing');
+    await runner.stop();
+    assert.equal(runner.processGroups().size, 0, 'no group once the components stopped');
   });
 
   it('ends what a Run left behind in its group, also when the Run itself ended on SIGTERM', async () => {
