@@ -2,7 +2,8 @@
 // (scripts/testbed/two-node-testbed.ts) under open-loop load, for about 1 MiB and 64 MiB of state:
 // cutover time, freeze window (agent) and how long the service was frozen (function host), p50 and max
 // over the moves, requests lost and duplicated, p99 latency of the requests sent during the moves
-// over the p99 of those sent between them (same run), the CPU a move costs the agents and the function
+// over the p99 of those sent between them (same run), the same ratio for sham windows where nothing
+// happens (the ratio's noise floor, 1 MiB only: a 64 MiB move outlasts the pause), the CPU a move costs the agents and the function
 // hosts (both nodes, less what they use between moves), and
 // state-transfer throughput against raw loopback TCP measured in the same run. Writes the latency
 // plot of the 64 MiB run to build/bench/migration-latency.svg.
@@ -136,6 +137,40 @@ interface SizeRun {
   /** The moves after the first in each direction, whose code paths have run once on both nodes. */
   readonly warmWindow: LatencySummary;
   readonly steady: LatencySummary;
+  /** Sham windows after the warm moves, where nothing happens (undefined when moves outlast a pause). */
+  readonly warmSham: LatencySummary | undefined;
+}
+
+const PAUSE_MS = 2000;
+const MOVE_MARK = 'move';
+const SHAM_MARK = 'sham';
+/** After a move, before its sham window: what the move left running (commit, collections) settles. */
+const SHAM_DELAY_MS = 500;
+
+/**
+ * The pause after a move, with a sham window as long as the move in it when one fits: nothing happens
+ * in it, so the p99 of its requests over the steady p99 is the ratio's noise floor, measured the same
+ * way and in the same run as the moves' (a few hundred requests against thousands).
+ */
+async function shamWindowIn(pauseMs: number, moveMs: number, generator: LoadGeneratorWorker): Promise<void> {
+  if (SHAM_DELAY_MS + moveMs + BUCKET_MS * 2 > pauseMs) return pause(pauseMs);
+  await pause(SHAM_DELAY_MS);
+  generator.mark(SHAM_MARK);
+  await pause(moveMs);
+  generator.mark(`${SHAM_MARK} end`);
+  await pause(pauseMs - SHAM_DELAY_MS - moveMs);
+}
+
+/** Markers come in pairs, a window's start and its end: the moves', and the sham windows'. */
+function windowsOf(report: LoadReport): { moveWindows: TimeRange[]; shamWindows: TimeRange[] } {
+  const moveWindows: TimeRange[] = [];
+  const shamWindows: TimeRange[] = [];
+  for (let index = 0; index + 1 < report.markers.length; index += 2) {
+    const [start, end] = [report.markers[index]!, report.markers[index + 1]!];
+    const windows = start.label === SHAM_MARK ? shamWindows : moveWindows;
+    windows.push({ startMs: start.atMs, endMs: end.atMs });
+  }
+  return { moveWindows, shamWindows };
 }
 
 /** The first move each way runs the migration code for the first time on each node (JIT, codecs). */
@@ -167,24 +202,22 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
     await pause(2500);
     for (let index = 0; index < moveCount; index += 1) {
       const to: NodeName = index % 2 === 0 ? 'node-b' : 'node-a';
-      generator.mark(`move to ${to}`);
+      generator.mark(`${MOVE_MARK} to ${to}`);
       cpuReadings.push(readCpu(bed));
+      const startedMs = performance.now();
       const move = await bed.migrate('sensor-stats', to);
+      const moveMs = performance.now() - startedMs;
       cpuReadings.push(readCpu(bed));
       generator.mark(`${to} owns`);
       if (move.outcome !== 'committed')
         throw new Error(`move to ${to} aborted: ${JSON.stringify(move.abortReason)}`);
       moves.push(move);
-      await pause(2000);
+      await shamWindowIn(PAUSE_MS, moveMs, generator);
     }
     cpuReadings.push(readCpu(bed));
     generator.stop();
     const report = await generator.report;
-    // Markers come in pairs: the move's start and its end, on the report's time axis.
-    const windows: TimeRange[] = [];
-    for (let index = 0; index + 1 < report.markers.length; index += 2) {
-      windows.push({ startMs: report.markers[index]!.atMs, endMs: report.markers[index + 1]!.atMs });
-    }
+    const { moveWindows: windows, shamWindows } = windowsOf(report);
     const endMs = report.buckets.length * report.bucketMs;
     return {
       moves,
@@ -193,6 +226,10 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
       windows,
       window: await generator.latencyWithin(windows),
       warmWindow: await generator.latencyWithin(windows.slice(COLD_MOVES)),
+      warmSham:
+        shamWindows.length > COLD_MOVES
+          ? await generator.latencyWithin(shamWindows.slice(COLD_MOVES))
+          : undefined,
       steady: await generator.latencyWithin(steadyRanges(windows, endMs)),
     };
   } finally {
@@ -230,6 +267,12 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
     [`${prefix}WindowMaxMs`]: window.maxMs,
     [`${prefix}WarmWindowP99Ms`]: warmWindow.p99Ms,
     [`${prefix}WarmWindowOverSteadyP99`]: overSteady(warmWindow.p99Ms),
+    ...(run.warmSham === undefined
+      ? {}
+      : {
+          [`${prefix}WarmShamP99Ms`]: run.warmSham.p99Ms,
+          [`${prefix}WarmShamOverSteadyP99`]: overSteady(run.warmSham.p99Ms),
+        }),
     [`${prefix}AgentCpuMsPerMove`]: run.cpuPerMove.Agent,
     [`${prefix}FunctionHostCpuMsPerMove`]: run.cpuPerMove.FunctionHost,
   };
