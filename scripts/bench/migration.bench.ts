@@ -17,7 +17,7 @@ import type { TimeRange } from '../loadgen/latency-timeline.ts';
 import type { LatencySummary } from '../loadgen/latency-timeline.ts';
 import type { LoadReport } from '../loadgen/load-generator.ts';
 import { LoadGeneratorWorker } from '../loadgen/load-generator-worker.ts';
-import { renderLatencySvg } from '../plot/latency-plot.ts';
+import { renderLatencySvg, type PlotMarker } from '../plot/latency-plot.ts';
 import {
   sharedArtifactDir,
   TESTBED_COMPONENTS,
@@ -87,9 +87,9 @@ const CPU_KINDS = {
   Agent: TESTBED_COMPONENTS.peerAgent,
   FunctionHost: TESTBED_COMPONENTS.functionHost,
 } as const;
-type CpuKind = keyof typeof CPU_KINDS;
+export type CpuKind = keyof typeof CPU_KINDS;
 
-interface CpuReading {
+export interface CpuReading {
   readonly atMs: number;
   readonly cpuMs: Readonly<Record<CpuKind, number>>;
 }
@@ -108,7 +108,7 @@ function readCpu(bed: TwoNodeTestbed): CpuReading {
  * per millisecond between moves (the requests they serve anyway), per move. `readings` pairs each
  * move's start and end, then one reading after the last pause.
  */
-function cpuPerMove(readings: readonly CpuReading[], firstMove: number): Record<CpuKind, number> {
+export function cpuPerMove(readings: readonly CpuReading[], firstMove: number): Record<CpuKind, number> {
   const perMove: Record<CpuKind, number> = { Agent: 0, FunctionHost: 0 };
   const moveCount = (readings.length - 1) / 2 - firstMove;
   for (const kind of Object.keys(CPU_KINDS) as CpuKind[]) {
@@ -162,11 +162,14 @@ async function shamWindowIn(pauseMs: number, moveMs: number, generator: LoadGene
 }
 
 /** Markers come in pairs, a window's start and its end: the moves', and the sham windows'. */
-function windowsOf(report: LoadReport): { moveWindows: TimeRange[]; shamWindows: TimeRange[] } {
+export function windowsOf(markers: readonly PlotMarker[]): {
+  moveWindows: TimeRange[];
+  shamWindows: TimeRange[];
+} {
   const moveWindows: TimeRange[] = [];
   const shamWindows: TimeRange[] = [];
-  for (let index = 0; index + 1 < report.markers.length; index += 2) {
-    const [start, end] = [report.markers[index]!, report.markers[index + 1]!];
+  for (let index = 0; index + 1 < markers.length; index += 2) {
+    const [start, end] = [markers[index]!, markers[index + 1]!];
     const windows = start.label === SHAM_MARK ? shamWindows : moveWindows;
     windows.push({ startMs: start.atMs, endMs: end.atMs });
   }
@@ -217,7 +220,7 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
     cpuReadings.push(readCpu(bed));
     generator.stop();
     const report = await generator.report;
-    const { moveWindows: windows, shamWindows } = windowsOf(report);
+    const { moveWindows: windows, shamWindows } = windowsOf(report.markers);
     const endMs = report.buckets.length * report.bucketMs;
     return {
       moves,

@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+
+import { cpuPerMove, windowsOf, type CpuReading } from '../../../scripts/bench/migration.bench.ts';
+
+/** A reading at `atMs` where the agents had used `agentMs` and the function hosts `hostMs` so far. */
+const reading = (atMs: number, agentMs: number, hostMs: number): CpuReading => ({
+  atMs,
+  cpuMs: { Agent: agentMs, FunctionHost: hostMs },
+});
+
+describe('scripts/bench/migration.bench', () => {
+  it('charges a move with what it used beyond the rate between moves, from the first warm move on', () => {
+    // Between moves: agents 0.01 ms and function hosts 0.2 ms of CPU per ms. Each move lasts 100 ms;
+    // the cold one (index 0) costs the agents 90 ms, the warm ones 41 and 61 ms, the hosts 40 ms each.
+    const readings = [
+      reading(0, 0, 0),
+      reading(100, 90, 40),
+      reading(1100, 100, 240),
+      reading(1200, 141, 280),
+      reading(2200, 151, 480),
+      reading(2300, 212, 520),
+      reading(3300, 222, 720),
+    ];
+    const perMove = cpuPerMove(readings, 1);
+    assert.ok(Math.abs(perMove.Agent - (51 - 1)) < 1e-9, `agents: ${perMove.Agent}`);
+    assert.ok(Math.abs(perMove.FunctionHost - (40 - 20)) < 1e-9, `hosts: ${perMove.FunctionHost}`);
+  });
+
+  it('charges nothing when no warm move ran', () => {
+    assert.deepEqual(cpuPerMove([reading(0, 0, 0), reading(100, 50, 50), reading(1100, 60, 60)], 1), {
+      Agent: 0,
+      FunctionHost: 0,
+    });
+  });
+
+  it('tells the moves from the sham windows by their markers', () => {
+    const markers = [
+      { atMs: 100, label: 'move to node-b' },
+      { atMs: 350, label: 'node-b owns' },
+      { atMs: 850, label: 'sham' },
+      { atMs: 1100, label: 'sham end' },
+      { atMs: 2400, label: 'move to node-a' },
+      { atMs: 2600, label: 'node-a owns' },
+    ];
+    assert.deepEqual(windowsOf(markers), {
+      moveWindows: [
+        { startMs: 100, endMs: 350 },
+        { startMs: 2400, endMs: 2600 },
+      ],
+      shamWindows: [{ startMs: 850, endMs: 1100 }],
+    });
+  });
+});
