@@ -3,8 +3,8 @@
 // cutover time, freeze window (agent) and how long the service was frozen (function host), p50 and max
 // over the moves, requests lost and duplicated, p99 latency of the requests sent during the moves
 // over the p99 of those sent between them (same run), the same ratio for sham windows where nothing
-// happens (the ratio's noise floor, 1 MiB only: a 64 MiB move outlasts the pause), the CPU a move costs the agents and the function
-// hosts (both nodes, less what they use between moves), and
+// happens (the ratio's noise floor, 1 MiB only: a 64 MiB move outlasts the pause), the CPU a move
+// costs the agents and the function hosts (both nodes, less what they use between moves), and
 // state-transfer throughput against raw loopback TCP measured in the same run. Writes the latency
 // plot of the 64 MiB run to build/bench/migration-latency.svg.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -88,6 +88,9 @@ const CPU_KINDS = {
   FunctionHost: TESTBED_COMPONENTS.functionHost,
 } as const;
 export type CpuKind = keyof typeof CPU_KINDS;
+const KIND_OF_COMPONENT: ReadonlyMap<string, CpuKind> = new Map(
+  (Object.keys(CPU_KINDS) as CpuKind[]).map((kind) => [CPU_KINDS[kind], kind]),
+);
 
 export interface CpuReading {
   readonly atMs: number;
@@ -97,8 +100,8 @@ export interface CpuReading {
 function readCpu(bed: TwoNodeTestbed): CpuReading {
   const cpuMs: Record<CpuKind, number> = { Agent: 0, FunctionHost: 0 };
   for (const { component, cpuMs: used } of bed.componentCpuMs()) {
-    for (const kind of Object.keys(CPU_KINDS) as CpuKind[])
-      if (CPU_KINDS[kind] === component) cpuMs[kind] += used;
+    const kind = KIND_OF_COMPONENT.get(component);
+    if (kind !== undefined) cpuMs[kind] += used;
   }
   return { atMs: performance.now(), cpuMs };
 }
