@@ -64,6 +64,7 @@ export const AGENT_DEFAULTS = {
     transferBytesPerSecond: 8 * 1024 * 1024,
     deltaThresholdBytes: 64 * 1024,
     maxDeltaRounds: 5,
+    directHandOff: true,
     completeForwardAttempts: 5,
     targetIdleTimeoutMs: 30_000,
     claimRetransmitMs: 100,

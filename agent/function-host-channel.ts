@@ -34,6 +34,7 @@ const CHANNEL_OPS: ReadonlySet<Op> = new Set<Op>([
   'importDelta',
   'freeze',
   'activate',
+  'awaitActivation',
   'handOver',
 ]);
 

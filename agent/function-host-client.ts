@@ -47,6 +47,10 @@ function text(op: Op, value: Fields, field: string): string {
   return string;
 }
 
+function activatedReply(op: Op, f: Fields): FunctionHostResponses['activate'] {
+  return { stateChecksum: text(op, f, 'stateChecksum'), epoch: count(op, f, 'epoch') };
+}
+
 function bytes(op: Op, value: Fields, field: string): Uint8Array {
   const data = value[field];
   if (!(data instanceof Uint8Array)) throw badReply(op, field);
@@ -95,7 +99,9 @@ export function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
         ...(f.finalDelta === undefined ? {} : { finalDelta: bytes(op, f, 'finalDelta') }),
       };
     case 'activate':
-      return { stateChecksum: text(op, f, 'stateChecksum') };
+      return activatedReply(op, f);
+    case 'awaitActivation':
+      return f.activated === undefined ? {} : { activated: activatedReply(op, fields(op, f.activated)) };
     case 'handOver':
       return {
         forwardedRequests: count(op, f, 'forwardedRequests'),

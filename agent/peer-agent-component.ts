@@ -8,7 +8,7 @@
 import type { ComponentRuntimeOptions } from '../components/common/component-runtime.ts';
 import type { IpcClient, IpcSubscription } from '../components/common/ipc/index.ts';
 import type { Logger } from '../components/common/logger.ts';
-import { systemClock } from './clock.ts';
+import { systemClock } from '../components/common/clock.ts';
 import { sessionStreamPriority } from './cpu-priority.ts';
 import {
   PEER_AGENT_RULES,
@@ -19,7 +19,7 @@ import {
 } from './agent-config.ts';
 import { serveCloudCommands } from './cloud-commands.ts';
 import { agentControlTopic, handleControlRequest, parseControlRequest } from './control-service.ts';
-import { DataPlaneLink } from './cutover/data-plane-link.ts';
+import { DataPlaneLink } from '../components/common/data-plane-link.ts';
 import { UdpCutoverNotifier } from './cutover/cutover-notifier.ts';
 import { ChannelFunctionHostControl } from './function-host-channel.ts';
 import { IpcFunctionHostControl } from './function-host-client.ts';

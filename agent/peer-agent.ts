@@ -14,10 +14,10 @@ import type {
   FunctionSummary,
   UdpAddress,
 } from '../components/function-host/function-host-api.ts';
-import type { Clock } from './clock.ts';
+import type { Clock } from '../components/common/clock.ts';
 import { UNCHANGED_PRIORITY, type StreamPriority } from './cpu-priority.ts';
 import type { CutoverKind, CutoverMethod } from './cutover/cutover-method.ts';
-import type { DataPlaneLink } from './cutover/data-plane-link.ts';
+import type { DataPlaneLink } from '../components/common/data-plane-link.ts';
 import type { CutoverNotifier } from './cutover/cutover-notifier.ts';
 import type { EdgeShiftHeader } from '../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../p4/protocol/edgeshift-protocol.ts';
@@ -137,6 +137,15 @@ export class PeerAgent {
         );
       },
       cutoverMethod: (kind) => this.cutoverMethod(kind),
+      ...(options.dataPlaneLink === undefined
+        ? {}
+        : {
+            directCutover: {
+              dataPlane: options.dataPlaneLink.dataPlane,
+              nodeNumber: options.nodeNumber,
+              retransmitMs: options.settings.claimRetransmitMs,
+            },
+          }),
       notifier: options.notifier,
       streamPriority: this.streamPriority,
       idleTimeoutMs: options.settings.targetIdleTimeoutMs,

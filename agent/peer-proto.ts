@@ -8,6 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 
 import { EdgeShiftError, ERROR_CATALOG, type ErrorCode } from '../components/common/errors.ts';
+import { HAND_OFF_KEY } from '../components/function-host/hand-off-seal.ts';
 
 export const PEER_PROTO_PATH = fileURLToPath(new URL('./proto/edgeshift_peer.proto', import.meta.url));
 export const PEER_SERVICE_NAME = 'edgeshift.peer.v1.PeerAgent';
@@ -66,6 +67,12 @@ export interface PrepareRequestMessage {
   readonly snapshot_bytes: number;
   readonly chunk_count: number;
   readonly cutover: string;
+  readonly direct_hand_off?: DirectHandOffMessage;
+}
+export interface DirectHandOffMessage {
+  readonly key: string;
+  readonly cutover_notice_token: string;
+  readonly source_request_endpoint: UdpEndpointMessage;
 }
 export interface PrepareResponseMessage {
   readonly target_node_id: string;
@@ -188,6 +195,17 @@ function endpoint(fields: Fields, message: string, field: string): UdpEndpointMe
   return { address: text(parsed, message, 'address', { nonEmpty: true }), port };
 }
 
+function directHandOff(fields: Fields, message: string): DirectHandOffMessage {
+  const inner = asFields(fields.direct_hand_off, message);
+  const key = text(inner, message, 'key');
+  if (!HAND_OFF_KEY.test(key)) throw badMessage(message, 'direct_hand_off.key');
+  return {
+    key,
+    cutover_notice_token: text(inner, message, 'cutover_notice_token', { nonEmpty: true }),
+    source_request_endpoint: endpoint(inner, message, 'source_request_endpoint'),
+  };
+}
+
 function sha256Field(
   fields: Fields,
   message: string,
@@ -220,6 +238,9 @@ export const parsePeerMessage = {
       snapshot_bytes: uint(f, m, 'snapshot_bytes'),
       chunk_count: uint(f, m, 'chunk_count'),
       cutover: text(f, m, 'cutover', { nonEmpty: true }),
+      ...(f.direct_hand_off === null || f.direct_hand_off === undefined
+        ? {}
+        : { direct_hand_off: directHandOff(f, m) }),
     };
   },
   PrepareResponse: (value: unknown): PrepareResponseMessage => {

@@ -9,7 +9,8 @@ import { pathToFileURL } from 'node:url';
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { parse as parseYaml } from 'yaml';
 
-import { DataPlaneLink } from '../agent/cutover/data-plane-link.ts';
+import { claimHeader } from '../components/common/data-plane-claim.ts';
+import { DataPlaneLink } from '../components/common/data-plane-link.ts';
 import { createLogger, type LogLevel } from '../components/common/logger.ts';
 import { NodeMonitor } from '../components/node-monitor/node-monitor.ts';
 import { validateNodeMonitorConfig } from '../components/node-monitor/node-monitor-config.ts';
@@ -21,7 +22,7 @@ import {
   type Topology,
   type TopologyNode,
 } from '../p4/control-plane/topology.ts';
-import { EDGESHIFT_UDP_PORT, PacketType } from '../p4/protocol/edgeshift-protocol.ts';
+import { EDGESHIFT_UDP_PORT } from '../p4/protocol/edgeshift-protocol.ts';
 import type { PipelineEvent } from '../p4/reference/pipeline.ts';
 import { startReferenceDataPlane } from '../p4/reference/reference-data-plane.ts';
 import { labelsFromTopology } from '../p4/reference/switch-commands.ts';
@@ -152,17 +153,7 @@ async function openClaimLink(
 }
 
 function claim(link: DataPlaneLink, nodeId: number, serviceId: number, epoch: number): Promise<void> {
-  return link.send({
-    type: PacketType.CLAIM,
-    nodeId,
-    serviceId,
-    sequence: link.nextSequence(),
-    epoch,
-    cpuLoadBp: 0,
-    memLoadBp: 0,
-    inflightRequests: 0,
-    targetNodeId: 0,
-  });
+  return link.send(claimHeader({ nodeId, serviceId, epoch, sequence: link.nextSequence(), targetNodeId: 0 }));
 }
 
 function untilDoneOrAborted(durationMs: number, signal: AbortSignal | undefined): Promise<void> {

@@ -2,14 +2,13 @@
 // plane and waits for CLAIM_ACCEPTED; CLAIM_STALE means a newer owner is in force (fenced: abort).
 // A source that cannot learn whether the target's CLAIM went through claims the same epoch itself:
 // the data plane accepts one of the two, so both learn who owns the service.
-// The CLAIM is resent until answered or timed out, since UDP may lose it or its answer.
+// The exchange itself (resent until answered) is components/common/data-plane-claim.ts.
 // Invariant: ownership is taken only on an answer for this service at exactly this epoch.
+import type { Clock } from '../../components/common/clock.ts';
+import { claimAtDataPlane, type ClaimAnswer } from '../../components/common/data-plane-claim.ts';
+import type { DataPlaneLink } from '../../components/common/data-plane-link.ts';
 import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
-import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
-import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
-import type { Clock } from '../clock.ts';
 import type { ContestOutcome, CutoverMethod, OwnerInForce, OwnershipChange } from './cutover-method.ts';
-import type { DataPlaneLink } from './data-plane-link.ts';
 
 export interface InNetworkCutoverOptions {
   readonly link: DataPlaneLink;
@@ -18,23 +17,6 @@ export interface InNetworkCutoverOptions {
   readonly clock: Clock;
   /** Resend the CLAIM this often until answered. */
   readonly retransmitMs: number;
-}
-
-type ClaimAnswer = 'accepted' | { readonly staleOwner: number; readonly staleEpoch: number };
-
-/** Reads an answer to our CLAIM out of a header, or undefined when the header is about something else. */
-function answerTo(
-  header: EdgeShiftHeader,
-  serviceId: number,
-  epoch: number,
-  nodeNumber: number,
-): ClaimAnswer | undefined {
-  if (header.serviceId !== serviceId) return undefined;
-  if (header.type === PacketType.CLAIM_ACCEPTED && header.epoch === epoch) return 'accepted';
-  if (header.type !== PacketType.CLAIM_STALE) return undefined;
-  // Our own CLAIM resent after it was accepted comes back stale, naming us at our epoch: that is a yes.
-  if (header.targetNodeId === nodeNumber && header.epoch === epoch) return 'accepted';
-  return { staleOwner: header.targetNodeId, staleEpoch: header.epoch };
 }
 
 export class InNetworkCutover implements CutoverMethod {
@@ -64,7 +46,6 @@ export class InNetworkCutover implements CutoverMethod {
     return { isThisNode: answer.staleOwner === this.options.nodeNumber, epoch: answer.staleEpoch };
   }
 
-  /** Sends CLAIM(service, epoch) until the data plane answers it; rejects after `timeoutMs`. */
   private claim(
     serviceId: number,
     epoch: number,
@@ -72,45 +53,13 @@ export class InNetworkCutover implements CutoverMethod {
     migrationId: string,
   ): Promise<ClaimAnswer> {
     const { link, clock, nodeNumber, retransmitMs } = this.options;
-    return new Promise<ClaimAnswer>((resolve, reject) => {
-      const sendClaim = (): void => {
-        link
-          .send({
-            type: PacketType.CLAIM,
-            nodeId: nodeNumber,
-            serviceId,
-            sequence: link.nextSequence(),
-            epoch,
-            cpuLoadBp: 0,
-            memLoadBp: 0,
-            inflightRequests: 0,
-            targetNodeId: nodeNumber,
-          })
-          .catch(() => undefined); // a lost send is a lost datagram: the retransmit covers it
-      };
-      const finish = (settle: () => void): void => {
-        unsubscribe();
-        clock.clearTimer(deadline);
-        clock.clearTimer(retransmit);
-        settle();
-      };
-      const unsubscribe = link.subscribe((header) => {
-        const answer = answerTo(header, serviceId, epoch, nodeNumber);
-        if (answer !== undefined) finish(() => resolve(answer));
-      });
-      const deadline = clock.setTimer(() => {
-        const error = new EdgeShiftError(
-          'ERR_MIGRATION_TIMEOUT',
-          `no answer to CLAIM of service ${serviceId} within ${timeoutMs} ms`,
-          { context: { step: 'claim', migrationId, timeoutMs } },
-        );
-        finish(() => reject(error));
-      }, timeoutMs);
-      let retransmit = clock.setTimer(function again() {
-        sendClaim();
-        retransmit = clock.setTimer(again, retransmitMs);
-      }, retransmitMs);
-      sendClaim();
+    return claimAtDataPlane(link, clock, {
+      serviceId,
+      epoch,
+      nodeNumber,
+      timeoutMs,
+      retransmitMs,
+      migrationId,
     });
   }
 

@@ -16,7 +16,8 @@ import type {
   FunctionHostResponses,
   UdpAddress,
 } from '../../components/function-host/function-host-api.ts';
-import { withTimeout, type Clock } from '../clock.ts';
+import { newHandOffKey } from '../../components/function-host/hand-off-seal.ts';
+import { withTimeout, type Clock } from '../../components/common/clock.ts';
 import type { StreamPriority } from '../cpu-priority.ts';
 import type { CutoverKind, CutoverMethod, OwnershipChange } from '../cutover/cutover-method.ts';
 import type { PeerClient, TakeOverCall } from '../peer-client.ts';
@@ -52,6 +53,11 @@ export interface MigrationSettings {
   readonly maxDeltaRounds: number;
   /** Attempts of each step after the cutover (they must eventually succeed). */
   readonly completeForwardAttempts: number;
+  /**
+   * The source's function host also sends the last delta straight to the target's (sealed), which
+   * activates on it without waiting for both agents to relay it; TakeOver carries it as well.
+   */
+  readonly directHandOff: boolean;
   readonly timeouts: MigrationTimeouts;
 }
 
@@ -219,6 +225,15 @@ export class SourceMigration {
           snapshot_bytes: this.measured.snapshotBytes,
           chunk_count: this.measured.chunkCount,
           cutover: plan.cutover,
+          ...(deps.settings.directHandOff
+            ? {
+                direct_hand_off: {
+                  key: this.handOffKey,
+                  cutover_notice_token: this.noticeToken,
+                  source_request_endpoint: plan.sourceEndpoint,
+                },
+              }
+            : {}),
         },
         timeouts.prepareMs,
       ),
@@ -327,6 +342,8 @@ export class SourceMigration {
   private resumeEpoch: number | undefined;
   /** Lets the target end the freeze itself once its cutover is done (cutoverNotice). */
   private readonly noticeToken = randomBytes(16).toString('hex');
+  /** Seals the direct hand-off of the last delta (hand-off-seal.ts). */
+  private readonly handOffKey = newHandOffKey();
 
   private async freeze(): Promise<FunctionHostResponses['freeze']> {
     const { plan, deps } = this;
@@ -340,6 +357,7 @@ export class SourceMigration {
         service: plan.service,
         migrationId: plan.migrationId,
         ...(newOwner ? { handOverOnNotice: { token: this.noticeToken, epoch: this.epoch, newOwner } } : {}),
+        ...(newOwner && deps.settings.directHandOff ? { handOffKey: this.handOffKey } : {}),
       }),
       deps.settings.timeouts.freezeMs,
     );

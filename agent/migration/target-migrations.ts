@@ -7,18 +7,20 @@
 import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
 import type {
+  DirectCutover,
   FunctionHostControl,
   FunctionHostRequest,
   FunctionHostResponses,
   UdpAddress,
 } from '../../components/function-host/function-host-api.ts';
-import { withTimeout, type Clock, type TimerHandle } from '../clock.ts';
+import { withTimeout, type Clock, type TimerHandle } from '../../components/common/clock.ts';
 import type { StreamPriority } from '../cpu-priority.ts';
 import type { CutoverNotifier } from '../cutover/cutover-notifier.ts';
 import type { CutoverKind, CutoverMethod } from '../cutover/cutover-method.ts';
 import type {
   AbortRequestMessage,
   AbortResponseMessage,
+  DirectHandOffMessage,
   DeltaRequestMessage,
   DeltaResponseMessage,
   MigrationRefMessage,
@@ -48,6 +50,15 @@ export interface TargetMigrationsOptions {
   readonly log: Logger;
   readonly lookupService: (service: string) => TargetServiceInfo | undefined;
   readonly cutoverMethod: (kind: CutoverKind) => CutoverMethod;
+  /**
+   * Where this node's CLAIMs go: given, the function host of an in-network move with a direct hand-off
+   * claims the service itself as soon as the hand-off has activated it (direct-cutover.ts).
+   */
+  readonly directCutover?: {
+    readonly dataPlane: UdpAddress;
+    readonly nodeNumber: number;
+    readonly retransmitMs: number;
+  };
   /** Tells the source's function host that the cutover is done, when the source asked for it. */
   readonly notifier: CutoverNotifier;
   /** Silence from the source this long ends the migration (drop before cutover, keep after). */
@@ -68,10 +79,15 @@ interface TargetSession {
   readonly sourceNodeId: string;
   idleTimer?: TimerHandle;
   pendingCutover?: Promise<void>;
+  /** Activation, cutover and notice, started by the first of TakeOver and the direct hand-off. */
+  takeOver?: Promise<TakeOverResponseMessage>;
   chunksReceived: number;
   bytesReceived: number;
   lastDeltaRound: number;
 }
+
+/** How long one awaitActivation call waits before the agent asks again. */
+const AWAIT_ACTIVATION_MS = 5_000;
 
 function checksumMismatch(migrationId: string, what: string): EdgeShiftError {
   return new EdgeShiftError(
@@ -149,19 +165,65 @@ export class TargetMigrations {
       lastDeltaRound: 0,
     };
     this.sessions.set(request.migration_id, session);
+    const direct = request.direct_hand_off;
     try {
       await this.callHost({
         op: 'beginImport',
         service: request.service,
         migrationId: request.migration_id,
         epoch: request.epoch,
+        ...(direct === undefined ? {} : { handOffKey: direct.key, ...this.directCutoverOf(info, direct) }),
       });
     } catch (err) {
       await this.abortLocally(session, 'beginImport failed');
       throw err;
     }
     this.touch(session);
+    if (direct !== undefined) void this.followDirectHandOff(session, direct);
     return { target_node_id: this.options.nodeId, request_endpoint: info.requestEndpoint };
+  }
+
+  /** The function host's own cutover, for in-network moves where this node knows the data plane. */
+  private directCutoverOf(
+    info: TargetServiceInfo,
+    direct: DirectHandOffMessage,
+  ): { directCutover?: DirectCutover } {
+    const plan = this.options.directCutover;
+    if (plan === undefined || info.cutover !== 'in-network') return {};
+    return {
+      directCutover: {
+        ...plan,
+        serviceId: info.serviceId,
+        notice: { token: direct.cutover_notice_token, to: direct.source_request_endpoint },
+        claimTimeoutMs: this.options.cutoverTimeoutMs,
+      },
+    };
+  }
+
+  /**
+   * Waits (long polls) for the function host to activate on the source's direct hand-off, then cuts
+   * over and notifies the source without waiting for TakeOver, which then finds the work done. Ends
+   * quietly when TakeOver got there first or the move ended; TakeOver carries the same delta anyway.
+   */
+  private async followDirectHandOff(session: TargetSession, direct: DirectHandOffMessage): Promise<void> {
+    const { migrationId, service } = session.run.identity;
+    const isWaiting = (): boolean =>
+      this.sessions.get(migrationId) === session && session.takeOver === undefined && !session.run.isFinal;
+    try {
+      while (isWaiting()) {
+        const answer = await this.callHost(
+          { op: 'awaitActivation', service, migrationId, waitMs: AWAIT_ACTIVATION_MS },
+          AWAIT_ACTIVATION_MS + this.options.hostCallTimeoutMs,
+        );
+        if (answer.activated === undefined || !isWaiting()) continue;
+        this.touch(session);
+        session.run.transition([S.PREPARING, S.COPYING_DELTAS], S.ACTIVATING);
+        session.takeOver = this.completeTakeOver(session, answer.activated, direct);
+        await session.takeOver;
+      }
+    } catch (err) {
+      this.options.log.warn('direct hand-off not followed; TakeOver carries the move', { migrationId, err });
+    }
   }
 
   /** Fencing on the target side: it must not already serve the service, nor hold a newer epoch. */
@@ -313,19 +375,42 @@ export class TargetMigrations {
         { context },
       );
     }
+    // The direct hand-off got here first: its cutover is this call's answer.
+    if (session.takeOver !== undefined) return session.takeOver;
     run.transition([S.PREPARING, S.COPYING_DELTAS], S.ACTIVATING);
+    session.takeOver = this.relayedTakeOver(session, request);
+    return session.takeOver;
+  }
+
+  private async relayedTakeOver(
+    session: TargetSession,
+    request: TakeOverRequestMessage,
+  ): Promise<TakeOverResponseMessage> {
     if (!sha256(request.final_delta).equals(request.final_delta_sha256)) {
       await this.abortLocally(session, 'bad final delta');
       throw checksumMismatch(request.migration_id, 'the final delta');
     }
     const activated = await this.activateLocally(session, request);
+    return this.completeTakeOver(session, activated, {
+      cutover_notice_token: request.cutover_notice_token,
+      source_request_endpoint: request.source_request_endpoint,
+    });
+  }
+
+  /** From ACTIVATING: the activation is done; cut over, then notify the source's function host. */
+  private async completeTakeOver(
+    session: TargetSession,
+    activated: FunctionHostResponses['activate'],
+    notice: Pick<DirectHandOffMessage, 'cutover_notice_token' | 'source_request_endpoint'>,
+  ): Promise<TakeOverResponseMessage> {
+    const { run } = session;
     run.transition([S.ACTIVATING], S.ACTIVATED);
-    const cutoverMs = await this.cutOver(session, request.source_request_endpoint);
-    if (request.cutover_notice_token !== '') {
-      this.options.notifier.notify(request.source_request_endpoint, {
+    const cutoverMs = await this.cutOver(session, notice.source_request_endpoint);
+    if (notice.cutover_notice_token !== '') {
+      this.options.notifier.notify(notice.source_request_endpoint, {
         service: run.identity.service,
         epoch: run.identity.epoch,
-        token: request.cutover_notice_token,
+        token: notice.cutover_notice_token,
       });
     }
     return { state_checksum: activated.stateChecksum, epoch: run.identity.epoch, cutover_ms: cutoverMs };
@@ -460,14 +545,9 @@ export class TargetMigrations {
 
   private callHost<Op extends FunctionHostRequest['op']>(
     request: Extract<FunctionHostRequest, { op: Op }>,
+    timeoutMs = this.options.hostCallTimeoutMs,
   ): Promise<FunctionHostResponses[Op]> {
-    const { hostCallTimeoutMs } = this.options;
-    return withTimeout(
-      this.options.clock,
-      this.options.host.call(request, hostCallTimeoutMs),
-      hostCallTimeoutMs,
-      request.op,
-    );
+    return withTimeout(this.options.clock, this.options.host.call(request, timeoutMs), timeoutMs, request.op);
   }
 
   /** Re-arms the idle timer: silence from the source ends the migration on the safe side. */

@@ -157,6 +157,12 @@ export const ERROR_CATALOG = {
     howToSolve:
       'The next call opens a new channel through IPC; check that the function host runs and that openControlChannel is allowed on its control topic.',
   },
+  ERR_FNHOST_BAD_HAND_OFF: {
+    description:
+      "A direct hand-off datagram (the last delta a frozen source sends straight to the new owner) did not authenticate under its migration's key, or was malformed; it was ignored and nothing was applied.",
+    howToSolve:
+      'Nothing to do for a single occurrence: the same delta also arrives through the agents. Repeated, look for a forged or corrupted datagram on the request network.',
+  },
   ERR_FNHOST_BAD_STATE_DATA: {
     description:
       'A snapshot chunk or delta given to the function host is malformed (version, kind, truncated record, unknown namespace); nothing of it was applied.',
@@ -172,6 +178,12 @@ export const ERROR_CATALOG = {
     description: 'The function host does not run the named service.',
     howToSolve:
       'Check the service name against listFunctions and the function host configuration (services).',
+  },
+  ERR_FNHOST_CUT_OVER: {
+    description:
+      'dropState named an import that this function host already claimed at the data plane itself (direct cutover): the node owns the service, so its state stays.',
+    howToSolve:
+      'Nothing to undo: the move completes forward. Read the owner with listFunctions or the data plane registers before retrying an abort.',
   },
   ERR_FNHOST_WRONG_MIGRATION: {
     description: 'A control request names a migration id other than the one in progress for the service.',

@@ -6,14 +6,25 @@
 import { EdgeShiftError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type {
+  Activated,
   ControlChannelInfo,
+  DirectCutover,
   FunctionHostControl,
   FunctionHostRequest,
   FunctionHostResponses,
   HandOverOnNotice,
   UdpAddress,
 } from './function-host-api.ts';
+import {
+  HAND_OFF_KEY,
+  openHandOff,
+  sealHandOff,
+  type HandOffContent,
+  type SealedHandOff,
+} from './hand-off-seal.ts';
+import type { DirectCutoverClaims } from './direct-cutover.ts';
 import type { RequestServer, RouteEntry } from './request-server.ts';
+import { encodeMessage, MAX_DATAGRAM_BYTES } from './request-wire.ts';
 import type { ServiceRuntime } from './service-runtime.ts';
 import { applyBetweenIo, type SnapshotExport } from './state-store.ts';
 
@@ -24,6 +35,8 @@ export interface ControlHandlersOptions {
   readonly maxChunkBytes: number;
   /** The control channel this host serves, if any (openControlChannel answers it). */
   readonly controlChannel?: () => ControlChannelInfo | undefined;
+  /** Sends the CLAIMs of direct cutovers (beginImport.directCutover); without it none is made. */
+  readonly directCutoverClaims?: DirectCutoverClaims;
   readonly logger: Logger;
 }
 
@@ -39,6 +52,16 @@ interface Migration {
   importEpoch?: number;
   /** Set by activate: the epoch held before, restored if the activation is undone by dropState. */
   epochBeforeActivation?: number;
+  /** Import: the key the source's direct hand-off is sealed under (beginImport.handOffKey). */
+  handOffKey?: string | undefined;
+  /** Import: the new owner claims the service itself once the hand-off activated it (beginImport). */
+  directCutover?: DirectCutover | undefined;
+  /** Import: the epoch the data plane gave this node on a direct cutover; the state is kept from then on. */
+  claimedEpoch?: number | undefined;
+  /** Import: set once activated; activate again at the same epoch answers it (the hand-off may come first). */
+  activated?: Activated | undefined;
+  /** awaitActivation calls waiting for `activated`. */
+  readonly activationWaiters: { resolve: (activated: Activated) => void; reject: (err: Error) => void }[];
 }
 
 function badRequest(message: string): EdgeShiftError {
@@ -75,6 +98,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       return Promise.resolve(this.#listFunctions() as FunctionHostResponses[K]);
     if (request.op === 'openControlChannel')
       return Promise.resolve(this.#openControlChannel() as FunctionHostResponses[K]);
+    // A wait, not an operation: it must not hold up the service's queue (activate runs there).
+    if (request.op === 'awaitActivation')
+      return this.#awaitActivation(request as RequestOf<'awaitActivation'>) as Promise<
+        FunctionHostResponses[K]
+      >;
     const service = (request as { service: string }).service;
     const previous = this.#serviceQueues.get(service) ?? Promise.resolve();
     const result = previous.then(() => this.#dispatch(request)) as Promise<FunctionHostResponses[K]>;
@@ -111,6 +139,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         return this.#importDelta(request);
       case 'activate':
         return this.#activate(request);
+      case 'awaitActivation':
+        return this.#awaitActivation(request);
       case 'handOver':
         return this.#handOver(request);
       case 'resume':
@@ -139,6 +169,20 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
    * A new migration replaces a finished or abandoned one (the agent does not always close them: an
    * abort before freeze, a stateless hand-over), but never one whose service is frozen.
    */
+  /** Ends a service's migration here; a wait for its activation ends with it. */
+  #forget(service: string): void {
+    const migration = this.#migrations.get(service);
+    this.#migrations.delete(service);
+    for (const waiter of migration?.activationWaiters.splice(0) ?? []) {
+      waiter.reject(
+        new EdgeShiftError(
+          'ERR_FNHOST_WRONG_MIGRATION',
+          `migration ${migration?.migrationId} of ${service} ended before its activation`,
+        ),
+      );
+    }
+  }
+
   #migrationOf(service: string, migrationId: string, start?: 'export' | 'import'): Migration {
     let current = this.#migrations.get(service);
     if (current !== undefined && current.migrationId !== migrationId && start !== undefined) {
@@ -150,7 +194,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
           migrationId,
         });
         if (runtime.role === 'owner' && current.direction === 'export') runtime.store.endTracking();
-        this.#migrations.delete(service);
+        this.#forget(service);
         current = undefined;
       }
     }
@@ -169,7 +213,12 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         { context: { service, migrationId } },
       );
     }
-    const migration: Migration = { migrationId, direction: start ?? 'export', nextChunkIndex: 0 };
+    const migration: Migration = {
+      migrationId,
+      direction: start ?? 'export',
+      nextChunkIndex: 0,
+      activationWaiters: [],
+    };
     this.#migrations.set(service, migration);
     return migration;
   }
@@ -234,7 +283,34 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     if (!runtime.store.isTracking) return { bufferedRequests, stateChecksum: runtime.store.checksum() };
     migration.snapshot = undefined;
     const { delta } = runtime.store.takeDelta();
-    return { bufferedRequests, stateChecksum: runtime.store.checksum(), finalDelta: delta };
+    const stateChecksum = runtime.store.checksum();
+    if (notice !== undefined && request.handOffKey !== undefined) {
+      this.#sendHandOff(request, request.handOffKey, notice, { stateChecksum, delta });
+    }
+    return { bufferedRequests, stateChecksum, finalDelta: delta };
+  }
+
+  /**
+   * The direct hand-off: the last delta, sealed, to the new owner's service port. Best effort and
+   * only when it fits one datagram; the same delta also travels through both agents (TakeOver).
+   */
+  #sendHandOff(
+    ref: RequestOf<'freeze'>,
+    key: string,
+    notice: HandOverOnNotice,
+    content: { stateChecksum: string; delta: Uint8Array },
+  ): void {
+    const { service, migrationId } = ref;
+    const sealed = sealHandOff(key, { service, migrationId, epoch: notice.epoch }, content);
+    const bytes = encodeMessage({ handOff: sealed });
+    if (bytes.byteLength > MAX_DATAGRAM_BYTES) {
+      this.#options.logger.debug('last delta too large for a direct hand-off', {
+        service,
+        bytes: bytes.byteLength,
+      });
+      return;
+    }
+    this.#server.sendFrom(service, bytes, notice.newOwner);
   }
 
   #beginImport(request: RequestOf<'beginImport'>): FunctionHostResponses['beginImport'] {
@@ -244,6 +320,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     runtime.beginImport();
     migration.nextChunkIndex = 0;
     migration.importEpoch = request.epoch;
+    migration.handOffKey = request.handOffKey;
+    migration.directCutover = request.handOffKey === undefined ? undefined : request.directCutover;
+    migration.claimedEpoch = undefined;
+    migration.activated = undefined;
     return {};
   }
 
@@ -270,8 +350,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   #activate(request: RequestOf<'activate'>): FunctionHostResponses['activate'] {
-    const runtime = this.#importingRuntime(request);
     const migration = this.#migrationOf(request.service, request.migrationId);
+    // The direct hand-off may have come first: activate at the same epoch then answers the same.
+    if (migration.activated?.epoch === request.epoch) return migration.activated;
+    const runtime = this.#importingRuntime(request);
     if (migration.importEpoch !== undefined && request.epoch < migration.importEpoch) {
       throw new EdgeShiftError(
         'ERR_FNHOST_STALE_EPOCH',
@@ -279,9 +361,122 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       );
     }
     if (request.delta !== undefined) runtime.store.importDelta(request.delta);
+    const stateChecksum = runtime.store.checksum();
+    if (request.expectedStateChecksum !== undefined && stateChecksum !== request.expectedStateChecksum) {
+      throw new EdgeShiftError(
+        'ERR_MIGRATION_CHECKSUM_MISMATCH',
+        `${request.service}: imported state ${stateChecksum}, the source froze ${request.expectedStateChecksum}`,
+        { context: { service: request.service, migrationId: request.migrationId } },
+      );
+    }
     migration.epochBeforeActivation = runtime.epoch;
     runtime.activate(request.epoch);
-    return { stateChecksum: runtime.store.checksum() };
+    const activated = { stateChecksum, epoch: request.epoch };
+    migration.activated = activated;
+    for (const waiter of migration.activationWaiters.splice(0)) waiter.resolve(activated);
+    return activated;
+  }
+
+  async #awaitActivation(
+    request: RequestOf<'awaitActivation'>,
+  ): Promise<FunctionHostResponses['awaitActivation']> {
+    this.#server.runtime(request.service);
+    const migration = this.#migrations.get(request.service);
+    if (migration?.migrationId !== request.migrationId || migration.direction !== 'import') {
+      const message = `${request.service} is not importing migration ${request.migrationId}`;
+      throw new EdgeShiftError('ERR_FNHOST_WRONG_MIGRATION', message);
+    }
+    if (migration.activated !== undefined) return { activated: migration.activated };
+    let waiter: Migration['activationWaiters'][number] | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const activated = await new Promise<Activated | undefined>((resolve, reject) => {
+      waiter = { resolve, reject };
+      migration.activationWaiters.push(waiter);
+      timer = setTimeout(() => resolve(undefined), request.waitMs);
+    }).finally(() => {
+      clearTimeout(timer);
+      const index = migration.activationWaiters.indexOf(waiter as Migration['activationWaiters'][number]);
+      if (index >= 0) migration.activationWaiters.splice(index, 1);
+    });
+    return activated === undefined ? {} : { activated };
+  }
+
+  /** A sealed hand-off reached the service's port (request-server.ts): activates the import it is for. */
+  acceptHandOff(handOff: SealedHandOff): void {
+    const { service, migrationId, epoch } = handOff;
+    const migration = this.#migrations.get(service);
+    const isForThisImport =
+      migration?.migrationId === migrationId &&
+      migration.direction === 'import' &&
+      migration.importEpoch === epoch;
+    const key = isForThisImport ? migration.handOffKey : undefined;
+    if (migration === undefined || key === undefined) {
+      this.#options.logger.debug('hand-off for no import here ignored', { service, migrationId, epoch });
+      return;
+    }
+    let content: HandOffContent;
+    try {
+      content = openHandOff(key, handOff);
+    } catch (err) {
+      this.#options.logger.warn('hand-off refused', { service, migrationId, err });
+      return;
+    }
+    const { delta, stateChecksum } = content;
+    this.handle({
+      op: 'activate',
+      service,
+      migrationId,
+      epoch,
+      delta,
+      expectedStateChecksum: stateChecksum,
+    }).then(
+      () => this.#cutOverDirectly(service, migration),
+      (err: unknown) =>
+        this.#options.logger.warn('direct hand-off not activated; the agents relay the same delta', {
+          service,
+          migrationId,
+          err,
+        }),
+    );
+  }
+
+  /**
+   * Claims the service for this node and, once the data plane accepts, tells the old owner's function
+   * host: its freeze ends without waiting for either agent. A refusal or silence changes nothing
+   * here; the target's agent claims the same epoch and decides.
+   */
+  async #cutOverDirectly(service: string, migration: Migration): Promise<void> {
+    const plan = migration.directCutover;
+    const claims = this.#options.directCutoverClaims;
+    const epoch = migration.activated?.epoch;
+    if (plan === undefined || claims === undefined || epoch === undefined) return;
+    const { migrationId } = migration;
+    const startedMs = performance.now();
+    try {
+      const from = this.#server.serviceAddress(service).address;
+      const answer = await claims.claim(plan, { migrationId, epoch, from });
+      if (answer !== 'accepted') {
+        this.#options.logger.warn('direct cutover refused; the agent decides', {
+          service,
+          migrationId,
+          answer,
+        });
+        return;
+      }
+      if (this.#migrations.get(service) === migration) migration.claimedEpoch = epoch;
+      const notice = encodeMessage({ cutoverNotice: { service, epoch, token: plan.notice.token } });
+      // Sent twice: a lost notice costs the old owner the agents' way round, a duplicate nothing.
+      this.#server.sendFrom(service, notice, plan.notice.to);
+      this.#server.sendFrom(service, notice, plan.notice.to);
+      this.#options.logger.info('cut over directly', {
+        service,
+        migrationId,
+        epoch,
+        claimMs: Math.round((performance.now() - startedMs) * 100) / 100,
+      });
+    } catch (err) {
+      this.#options.logger.warn('direct cutover failed; the agent decides', { service, migrationId, err });
+    }
   }
 
   async #handOver(request: RequestOf<'handOver'>): Promise<FunctionHostResponses['handOver']> {
@@ -303,7 +498,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
     const processedBufferedRequests = runtime.resume(request.epoch);
-    this.#migrations.delete(request.service);
+    this.#forget(request.service);
     return { processedBufferedRequests };
   }
 
@@ -313,12 +508,19 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     if (current !== undefined && current.migrationId !== request.migrationId && runtime.role === 'frozen') {
       this.#migrationOf(request.service, request.migrationId); // throws ERR_FNHOST_WRONG_MIGRATION
     }
-    const activatedFrom =
-      current?.migrationId === request.migrationId ? current.epochBeforeActivation : undefined;
+    const isThisMigration = current?.migrationId === request.migrationId;
+    if (isThisMigration && current.claimedEpoch !== undefined) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_CUT_OVER',
+        `${request.service}: the data plane gave this node epoch ${current.claimedEpoch}; its state stays`,
+        { context: { service: request.service, migrationId: request.migrationId } },
+      );
+    }
+    const activatedFrom = isThisMigration ? current.epochBeforeActivation : undefined;
     // An owner only drops state that this very migration activated (an abort between activate and cutover).
     if (runtime.role === 'owner' && activatedFrom !== undefined) await runtime.deactivate(activatedFrom);
     else runtime.dropState();
-    this.#migrations.delete(request.service);
+    this.#forget(request.service);
     return {};
   }
 
@@ -331,7 +533,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       );
     }
     await runtime.deactivate(request.epoch);
-    this.#migrations.delete(request.service);
+    this.#forget(request.service);
     this.#options.logger.warn('stood down: another node owns the service', {
       service: request.service,
       epoch: request.epoch,
@@ -379,7 +581,7 @@ function checkAddress(value: UdpAddress, field: string): UdpAddress {
 
 // ---- validation of requests from the wire ------------------------------------------------------
 
-type FieldKind = 'string' | 'integer' | 'bytes' | 'address' | 'notice';
+type FieldKind = 'string' | 'integer' | 'bytes' | 'address' | 'notice' | 'key' | 'directCutover';
 
 const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   listFunctions: {},
@@ -391,6 +593,7 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   importChunk: { service: 'string', migrationId: 'string', index: 'integer', data: 'bytes' },
   importDelta: { service: 'string', migrationId: 'string', delta: 'bytes' },
   activate: { service: 'string', migrationId: 'string', epoch: 'integer' },
+  awaitActivation: { service: 'string', migrationId: 'string', waitMs: 'integer' },
   handOver: { service: 'string', migrationId: 'string', epoch: 'integer', newOwner: 'address' },
   resume: { service: 'string', migrationId: 'string' },
   dropState: { service: 'string', migrationId: 'string' },
@@ -403,8 +606,9 @@ const NOTICE_TOKEN = /^[0-9a-f]{32}$/;
 
 const OPTIONAL_FIELDS: Partial<Record<Op, Record<string, FieldKind>>> = {
   nextDelta: { maxBytes: 'integer' },
-  freeze: { handOverOnNotice: 'notice' },
-  activate: { delta: 'bytes' },
+  freeze: { handOverOnNotice: 'notice', handOffKey: 'key' },
+  beginImport: { handOffKey: 'key', directCutover: 'directCutover' },
+  activate: { delta: 'bytes', expectedStateChecksum: 'string' },
   resume: { epoch: 'integer' },
 };
 
@@ -416,6 +620,8 @@ function isFieldValid(value: unknown, kind: FieldKind): boolean {
       return Number.isSafeInteger(value) && (value as number) >= 0;
     case 'bytes':
       return value instanceof Uint8Array;
+    case 'key':
+      return typeof value === 'string' && HAND_OFF_KEY.test(value);
     case 'address': {
       const address = value as Partial<UdpAddress> | null;
       return (
@@ -425,6 +631,8 @@ function isFieldValid(value: unknown, kind: FieldKind): boolean {
         Number.isInteger(address.port)
       );
     }
+    case 'directCutover':
+      return isDirectCutover(value);
     case 'notice': {
       const notice = value as Partial<HandOverOnNotice> | null;
       return (
@@ -437,6 +645,25 @@ function isFieldValid(value: unknown, kind: FieldKind): boolean {
       );
     }
   }
+}
+
+function isDirectCutover(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const plan = value as Partial<DirectCutover>;
+  const notice = plan.notice as Partial<DirectCutover['notice']> | undefined | null;
+  return (
+    isFieldValid(plan.dataPlane, 'address') &&
+    isFieldValid(plan.nodeNumber, 'integer') &&
+    isFieldValid(plan.serviceId, 'integer') &&
+    isFieldValid(plan.claimTimeoutMs, 'integer') &&
+    isFieldValid(plan.retransmitMs, 'integer') &&
+    (plan.retransmitMs ?? 0) > 0 &&
+    typeof notice === 'object' &&
+    notice !== null &&
+    typeof notice.token === 'string' &&
+    NOTICE_TOKEN.test(notice.token) &&
+    isFieldValid(notice.to, 'address')
+  );
 }
 
 /** Checks a request body from IPC (byte fields already decoded to Uint8Array) against its op's fields. */

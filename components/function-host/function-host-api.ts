@@ -48,6 +48,23 @@ export interface HandOverOnNotice {
   readonly newOwner: UdpAddress;
 }
 
+/**
+ * The new owner's function host claims the service at the data plane itself once the direct hand-off
+ * has activated it, and then tells the old owner's function host (direct-cutover.ts).
+ */
+export interface DirectCutover {
+  /** Where the node's CLAIMs go: the data plane's EdgeShift control port, as the peer agent sends them. */
+  readonly dataPlane: UdpAddress;
+  /** This node's id in the data plane's tables. */
+  readonly nodeNumber: number;
+  /** The service's id in the data plane's tables. */
+  readonly serviceId: number;
+  /** The cutover notice the old owner's function host waits for: its token, and where to send it. */
+  readonly notice: { readonly token: string; readonly to: UdpAddress };
+  readonly claimTimeoutMs: number;
+  readonly retransmitMs: number;
+}
+
 export interface MigrationRef {
   readonly service: string;
   readonly migrationId: string;
@@ -63,8 +80,23 @@ export type FunctionHostRequest =
       /** Optional cap on the delta's size; changed keys beyond it stay for the next delta. */
       readonly maxBytes?: number;
     } & MigrationRef)
-  | ({ readonly op: 'freeze'; readonly handOverOnNotice?: HandOverOnNotice } & MigrationRef)
-  | ({ readonly op: 'beginImport'; readonly epoch: number } & MigrationRef)
+  | ({
+      readonly op: 'freeze';
+      readonly handOverOnNotice?: HandOverOnNotice;
+      /**
+       * With handOverOnNotice: also send the last delta, sealed under this key (hand-off-seal.ts),
+       * straight to handOverOnNotice.newOwner, which activates on it without waiting for the agents.
+       */
+      readonly handOffKey?: string;
+    } & MigrationRef)
+  | ({
+      readonly op: 'beginImport';
+      readonly epoch: number;
+      /** Accept the source's direct hand-off sealed under this key (64 hex digits). */
+      readonly handOffKey?: string;
+      /** With handOffKey: once the hand-off has activated the import, claim the service from here. */
+      readonly directCutover?: DirectCutover;
+    } & MigrationRef)
   | ({ readonly op: 'importChunk'; readonly index: number; readonly data: Uint8Array } & MigrationRef)
   | ({ readonly op: 'importDelta'; readonly delta: Uint8Array } & MigrationRef)
   | ({
@@ -72,7 +104,14 @@ export type FunctionHostRequest =
       readonly epoch: number;
       /** The source's last delta, imported before activation (all of it or, on bad data, nothing). */
       readonly delta?: Uint8Array;
+      /** When given, a state that differs after the delta is refused and stays an import. */
+      readonly expectedStateChecksum?: string;
     } & MigrationRef)
+  /**
+   * Answers once the import is activated (by activate, or by the source's direct hand-off), or after
+   * `waitMs` without it: a long poll, so that the channel never sees a call outlive its deadline.
+   */
+  | ({ readonly op: 'awaitActivation'; readonly waitMs: number } & MigrationRef)
   | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
   | ({
       readonly op: 'resume';
@@ -124,6 +163,8 @@ export interface Frozen {
 export interface Activated {
   /** Checksum of the imported state; must equal the source's after its last delta. */
   readonly stateChecksum: string;
+  /** The epoch it was activated at. */
+  readonly epoch: number;
 }
 
 export interface HandedOver {
@@ -143,6 +184,7 @@ export interface FunctionHostResponses {
   importChunk: Record<string, never>;
   importDelta: Record<string, never>;
   activate: Activated;
+  awaitActivation: { readonly activated?: Activated };
   handOver: HandedOver;
   resume: { readonly processedBufferedRequests: number };
   dropState: Record<string, never>;

@@ -6,6 +6,7 @@
 import { createLogger, type Logger } from '../common/logger.ts';
 import { ControlChannelServer } from './control-channel.ts';
 import { FunctionHostControlHandlers, parseControlRequest } from './control-handlers.ts';
+import { DirectCutoverClaims } from './direct-cutover.ts';
 import type { FunctionHostConfig } from './function-host-config.ts';
 import { loadFunction, type FunctionModule } from './function-loader.ts';
 import { RequestServer, type HostedServiceOptions, type RouteEntry } from './request-server.ts';
@@ -80,6 +81,7 @@ export async function startFunctionHost(
     handOverHoldMs: config.handOverHoldMs,
     callTimeoutMs: config.callTimeoutMs,
     callAttempts: config.callAttempts,
+    onHandOff: (handOff) => control.acceptHandOff(handOff),
     logger,
   });
   // The channel serves the handlers and the handlers hand out the channel: each refers to the other lazily.
@@ -91,8 +93,10 @@ export async function startFunctionHost(
     await server.close();
     throw err;
   });
+  const directCutoverClaims = new DirectCutoverClaims(logger.child('direct-cutover'));
   const control: FunctionHostControlHandlers = new FunctionHostControlHandlers(server, {
     maxChunkBytes: config.maxChunkBytes,
+    directCutoverClaims,
     logger: logger.child('control'),
     controlChannel: () => channel.info,
     ...(options.onRoutesChanged ? { onRoutesChanged: options.onRoutesChanged } : {}),
@@ -109,6 +113,7 @@ export async function startFunctionHost(
     },
     close: async () => {
       await channel.close();
+      await directCutoverClaims.close();
       await server.close();
     },
   };

@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import { DownstreamClient } from './downstream-client.ts';
 import type { FunctionRole, UdpAddress } from './function-host-api.ts';
 import type { FunctionDefinition } from './function-loader.ts';
+import type { SealedHandOff } from './hand-off-seal.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
 import { forwardedRequest, ServiceRuntime } from './service-runtime.ts';
 
@@ -42,6 +43,8 @@ export interface RequestServerOptions {
   readonly handOverHoldMs: number;
   readonly callTimeoutMs: number;
   readonly callAttempts: number;
+  /** A sealed hand-off reached a service port (the control handlers open and apply it). */
+  readonly onHandOff?: (handOff: SealedHandOff) => void;
   readonly logger: Logger;
 }
 
@@ -115,6 +118,12 @@ export class RequestServer {
    * held is refused; a newer route to another node fences this node's runtime of the service.
    * Returns whether the table changed.
    */
+  /** Sends one datagram from `service`'s port, where the peer's function host takes that service's traffic. */
+  sendFrom(service: string, bytes: Uint8Array, to: UdpAddress): void {
+    const hosted = this.#services.get(service);
+    if (hosted !== undefined) this.#send(hosted.socket, bytes, to);
+  }
+
   async setRoute(service: string, owner: UdpAddress, epoch: number): Promise<boolean> {
     if (!Number.isInteger(epoch) || epoch < 0) {
       throw new EdgeShiftError(
@@ -233,6 +242,10 @@ export class RequestServer {
     const datagram = parsed.value;
     if (datagram.kind === 'handOverComplete') {
       this.#services.get(datagram.service)?.runtime.handOverComplete(datagram.epoch);
+      return;
+    }
+    if (datagram.kind === 'handOff') {
+      this.#options.onHandOff?.(datagram.handOff);
       return;
     }
     if (datagram.kind === 'cutoverNotice') {

@@ -3,6 +3,7 @@
 // node that owns the service. Parsed and validated here once; everything inward sees typed values.
 // A forwarded request (old owner → new owner during a migration) carries the client's address in
 // `replyTo`, so the new owner answers the client directly and the data plane maps the reply to the VIP.
+import type { SealedHandOff } from './hand-off-seal.ts';
 
 export interface FunctionRequest {
   /** Unique per client and request (e.g. "<clientId>:<sequence>"): the key of duplicate detection. */
@@ -135,8 +136,14 @@ export interface CutoverNotice {
   readonly cutoverNotice: { readonly service: string; readonly epoch: number; readonly token: string };
 }
 
+/** Sent by a frozen source straight to the new owner's service port: its last delta, sealed (hand-off-seal.ts). */
+export interface HandOffDatagram {
+  readonly handOff: SealedHandOff;
+}
+
 export type Datagram =
   | { readonly kind: 'request'; readonly request: FunctionRequest }
+  | { readonly kind: 'handOff'; readonly handOff: SealedHandOff }
   | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number }
   | {
       readonly kind: 'cutoverNotice';
@@ -155,11 +162,26 @@ function parseServiceEpoch(
   return { ok: true, value: { service: value.service, epoch: value.epoch as number, rest: value } };
 }
 
-/** What a service port receives: a request, the old owner's hand-over marker or the new owner's notice. */
+function parseHandOff(value: unknown): Parsed<Datagram> {
+  const header = parseServiceEpoch(value, 'handOff');
+  if (!header.ok) return header;
+  const { service, epoch, rest } = header.value;
+  const { migrationId, sealed } = rest;
+  if (typeof migrationId !== 'string' || migrationId.length === 0 || typeof sealed !== 'string') {
+    return { ok: false, reason: 'handOff must carry migrationId and sealed strings' };
+  }
+  return { ok: true, value: { kind: 'handOff', handOff: { service, migrationId, epoch, sealed } } };
+}
+
+/**
+ * What a service port receives: a request, the old owner's hand-over marker or its sealed hand-off, or
+ * the new owner's notice.
+ */
 export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
-  const { handOverComplete, cutoverNotice } = json.value;
+  const { handOverComplete, cutoverNotice, handOff } = json.value;
+  if (handOff !== undefined) return parseHandOff(handOff);
   if (handOverComplete !== undefined) {
     const marker = parseServiceEpoch(handOverComplete, 'handOverComplete');
     if (!marker.ok) return marker;
@@ -180,7 +202,7 @@ export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
 }
 
 export function encodeMessage(
-  message: FunctionRequest | FunctionReply | HandOverMarker | CutoverNotice,
+  message: FunctionRequest | FunctionReply | HandOverMarker | CutoverNotice | HandOffDatagram,
 ): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }

@@ -77,11 +77,12 @@ function isClaim(bytes: Buffer): boolean {
 }
 
 /**
- * A UDP relay between one peer agent and the data plane. The agent sends to `listen`; the relay sends on
- * from a socket bound to the node's address and passes the answers back to the agent's address.
+ * A UDP relay between one node (its peer agent, and its function host on a direct cutover) and the
+ * data plane. They send to `listen`; the relay sends on from a socket bound to the node's address and
+ * passes every answer back to each sender, which picks out the answers to its own CLAIMs.
  */
 export class ClaimGate {
-  private agent: dgram.RemoteInfo | undefined;
+  private readonly senders = new Map<string, UdpAddress>();
   private isHolding = false;
   heldClaims = 0;
   passedClaims = 0;
@@ -104,12 +105,12 @@ export class ClaimGate {
     const inbound = await bind();
     const outbound = await bind();
     const gate = new ClaimGate(inbound, outbound, { address: nodeAddress, port: inbound.address().port });
-    inbound.on('message', (bytes, sender) => gate.fromAgent(bytes, sender, dataPlane));
+    inbound.on('message', (bytes, sender) => gate.fromNode(bytes, sender, dataPlane));
     outbound.on('message', (bytes) => gate.fromDataPlane(bytes));
     return gate;
   }
 
-  /** While holding, CLAIMs from the agent are dropped (counted in heldClaims). */
+  /** While holding, CLAIMs from the node are dropped (counted in heldClaims). */
   hold(isHolding: boolean): void {
     this.isHolding = isHolding;
   }
@@ -122,8 +123,8 @@ export class ClaimGate {
     );
   }
 
-  private fromAgent(bytes: Buffer, sender: dgram.RemoteInfo, dataPlane: UdpAddress): void {
-    this.agent = sender;
+  private fromNode(bytes: Buffer, sender: dgram.RemoteInfo, dataPlane: UdpAddress): void {
+    this.senders.set(`${sender.address}:${sender.port}`, { address: sender.address, port: sender.port });
     if (isClaim(bytes)) {
       if (this.isHolding) {
         this.heldClaims += 1;
@@ -135,7 +136,6 @@ export class ClaimGate {
   }
 
   private fromDataPlane(bytes: Buffer): void {
-    if (this.agent === undefined) return;
-    this.inbound.send(bytes, this.agent.port, this.agent.address);
+    for (const sender of this.senders.values()) this.inbound.send(bytes, sender.port, sender.address);
   }
 }

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 
-import { systemClock } from '../../agent/clock.ts';
-import { DataPlaneLink } from '../../agent/cutover/data-plane-link.ts';
+import { systemClock } from '../../components/common/clock.ts';
+import { DataPlaneLink } from '../../components/common/data-plane-link.ts';
 import { UdpCutoverNotifier, type CutoverNotifier } from '../../agent/cutover/cutover-notifier.ts';
 import type { CutoverKind } from '../../agent/cutover/cutover-method.ts';
 import { PeerAgent } from '../../agent/peer-agent.ts';

@@ -29,6 +29,8 @@ interface Run {
   readonly dataPlaneOwner: { nodeId: number; epoch: number };
   /** Agents whose log shows they moved state over the function host's control channel. */
   readonly channelUsers: readonly string[];
+  /** Nodes whose function host claimed the service at the data plane itself. */
+  readonly directCutovers: readonly string[];
 }
 
 function load(bed: TwoNodeTestbed): LoadGenerator {
@@ -67,20 +69,29 @@ async function runOnce(cutover: CutoverKind, withMoves: boolean): Promise<Run> {
       moves,
       finalOwner: await bed.ownerChecksum('sensor-stats'),
       dataPlaneOwner: await bed.dataPlaneOwner('sensor-stats'),
-      channelUsers: await agentsThatOpenedTheControlChannel(bed),
+      channelUsers: await nodesWhoseLogHas(
+        bed,
+        TESTBED_COMPONENTS.peerAgent,
+        'control channel to the function host open',
+      ),
+      directCutovers: await nodesWhoseLogHas(bed, TESTBED_COMPONENTS.functionHost, '"cut over directly"'),
     };
   } finally {
     await bed.close();
   }
 }
 
-async function agentsThatOpenedTheControlChannel(bed: TwoNodeTestbed): Promise<string[]> {
-  const users: string[] = [];
+/** The nodes whose `component` log holds `text`. */
+async function nodesWhoseLogHas(
+  bed: TwoNodeTestbed,
+  component: (typeof TESTBED_COMPONENTS)[keyof typeof TESTBED_COMPONENTS],
+  text: string,
+): Promise<string[]> {
+  const nodes: string[] = [];
   for (const name of ['node-a', 'node-b'] as const) {
-    const log = await readFile(bed.logPath(name, TESTBED_COMPONENTS.peerAgent), 'utf8');
-    if (log.includes('control channel to the function host open')) users.push(name);
+    if ((await readFile(bed.logPath(name, component), 'utf8')).includes(text)) nodes.push(name);
   }
-  return users;
+  return nodes;
 }
 
 describe('e2e/migration', function () {
@@ -125,12 +136,14 @@ describe('e2e/migration', function () {
           { nodeId: 1, epoch: 3 },
           'the data plane steers to node-a at epoch 3',
         );
+        assert.deepEqual(run.directCutovers, ['node-a', 'node-b'], "each move's target claimed by itself");
       } else {
         assert.deepEqual(
           run.dataPlaneOwner,
           { nodeId: 1, epoch: 1 },
           'reconfiguration leaves the data plane untouched',
         );
+        assert.deepEqual(run.directCutovers, [], 'reconfiguration leaves the cutover to the agents');
       }
       for (const move of run.moves) {
         process.stdout.write(

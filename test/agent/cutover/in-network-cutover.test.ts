@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 
-import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
+import { DataPlaneLink } from '../../../components/common/data-plane-link.ts';
 import { InNetworkCutover } from '../../../agent/cutover/in-network-cutover.ts';
 import type { OwnershipChange } from '../../../agent/cutover/cutover-method.ts';
 import type { EdgeShiftError } from '../../../components/common/errors.ts';

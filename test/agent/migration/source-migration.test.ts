@@ -148,6 +148,11 @@ describe('agent/migration/source-migration', function () {
         [`${STATEFUL.name}@2`],
         "node-b's cutover notice ended node-a's freeze",
       );
+      assert.deepEqual(
+        hostB.handOffActivations,
+        [`${STATEFUL.name}@2`],
+        "node-b activated on node-a's direct hand-off, not on the relayed TakeOver",
+      );
       assert.ok(
         result.freezeWindowMs >= 0 && result.cutoverMs >= 0,
         'freeze window and cutover time are recorded',
@@ -519,6 +524,71 @@ describe('agent/migration/source-migration', function () {
     const target = nodes.streamB.opsDuring();
     assert.ok(target.includes('importChunk'), target.join(','));
     assert.ok(!target.includes('activate'), target.join(','));
+  });
+
+  describe('the direct hand-off', () => {
+    async function moveAndCheck(current: TwoNodes): Promise<void> {
+      const sent = sendBurst(current, 'before', 60);
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 10));
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      sent.push(...sendBurst(current, 'after', 20));
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.equal(current.hostB.role(STATEFUL.name), 'owner');
+      assertNoneLostOrDuplicated(current, sent);
+    }
+
+    it('a lost hand-off changes nothing: the target activates on the relayed TakeOver', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      nodes.hostB.acceptsHandOffs = false;
+      await moveAndCheck(nodes);
+      assert.deepEqual(nodes.hostB.handOffActivations, [], 'no direct activation');
+      assert.equal(nodes.hostB.calls.filter((op) => op === 'activate').length, 1, 'one relayed activate');
+    });
+
+    it("asks the target's function host to claim an in-network move itself, with the source's notice", async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      await moveAndCheck(nodes);
+      const [plan, ...more] = nodes.hostB.directCutovers;
+      assert.equal(more.length, 0, 'one move, one plan');
+      assert.equal(
+        plan?.notice.to.port,
+        nodes.hostA.endpoint.port,
+        "the notice goes to the source's service port",
+      );
+      assert.equal(plan?.nodeNumber, 2);
+      assert.ok((plan?.retransmitMs ?? 0) > 0 && (plan?.claimTimeoutMs ?? 0) > 0, JSON.stringify(plan));
+    });
+
+    it('leaves the cutover of a reconfiguration move to the agents', async () => {
+      nodes = await startTwoNodes({ cutover: 'reconfiguration' });
+      await moveAndCheck(nodes);
+      assert.deepEqual(nodes.hostB.directCutovers, []);
+    });
+
+    it('is not offered when directHandOff is off', async () => {
+      nodes = await startTwoNodes({ cutover: 'reconfiguration', settings: { directHandOff: false } });
+      await moveAndCheck(nodes);
+      assert.deepEqual(nodes.hostB.handOffActivations, []);
+      assert.ok(!nodes.hostB.calls.includes('awaitActivation'), 'the target waits for no hand-off');
+    });
+
+    it('activates and cuts over once when the hand-off and TakeOver both arrive (reconfiguration)', async () => {
+      nodes = await startTwoNodes({ cutover: 'reconfiguration' });
+      await moveAndCheck(nodes);
+      assert.deepEqual(nodes.hostB.handOffActivations, [`${STATEFUL.name}@2`]);
+      assert.equal(
+        nodes.hostB.calls.filter((op) => op === 'activate').length,
+        1,
+        "the hand-off's activation only: TakeOver found the agent's cutover on it done",
+      );
+      assert.equal(nodes.hostA.noticeHandOvers.length, 1, 'one notice');
+      assert.deepEqual(nodes.hostA.routeOf(STATEFUL.name), {
+        owner: nodes.hostB.endpoint,
+        epoch: 2,
+      });
+    });
   });
 
   describe('failures after the cutover complete forward', () => {

@@ -7,6 +7,9 @@ import { createHash } from 'node:crypto';
 
 import type { CutoverNotifier } from '../../../agent/cutover/cutover-notifier.ts';
 import type {
+  Activated,
+  DirectCutover,
+  Frozen,
   FunctionHostControl,
   FunctionHostRequest,
   FunctionHostResponses,
@@ -41,6 +44,10 @@ interface ServiceSim {
   notice?: HandOverOnNotice;
   handedOver?: number;
   route?: { owner: UdpAddress; epoch: number };
+  /** Import: the direct hand-off key and epoch from beginImport, and the awaitActivation calls waiting. */
+  handOff?: { key: string; epoch: number; migrationId: string } | undefined;
+  activationWaiters: ((activated: Activated) => void)[];
+  activated?: Activated;
 }
 
 const hostsByEndpoint = new Map<string, InMemoryFunctionHost>();
@@ -91,6 +98,8 @@ export class InMemoryFunctionHost implements FunctionHostControl {
   readonly endpoint: UdpAddress;
   /** Every op called, in order. */
   readonly calls: Op[] = [];
+  /** The direct cutovers beginImport asked for, in order (this double never claims by itself). */
+  readonly directCutovers: DirectCutover[] = [];
   /** Request ids processed here, in order. */
   readonly processed: string[] = [];
   readonly forwarded: string[] = [];
@@ -98,6 +107,10 @@ export class InMemoryFunctionHost implements FunctionHostControl {
   readonly refused: string[] = [];
   /** False once a test makes this node's function host unreachable to notices (a dead node). */
   acceptsNotices = true;
+  /** False: direct hand-offs sent to this double are lost (the agents' TakeOver still carries the delta). */
+  acceptsHandOffs = true;
+  /** Activations a direct hand-off triggered (service@epoch). */
+  readonly handOffActivations: string[] = [];
   /** Hand-overs a cutoverNotice triggered (service@epoch). */
   readonly noticeHandOvers: string[] = [];
   /** Run before an op is served: throw to fail it, never settle to hang it. */
@@ -123,6 +136,7 @@ export class InMemoryFunctionHost implements FunctionHostControl {
       importParts: [],
       isImportParsed: false,
       buffered: [],
+      activationWaiters: [],
     });
   }
 
@@ -173,6 +187,38 @@ export class InMemoryFunctionHost implements FunctionHostControl {
     this.noticeHandOvers.push(`${service}@${epoch}`);
   }
 
+  /**
+   * A direct hand-off arriving on the request path: activates the import it was sealed for, as the
+   * function host does, through its own activate (faults included) with the source's checksum.
+   */
+  receiveHandOff(service: string, key: string, epoch: number, frozen: Frozen): void {
+    const sim = this.sim(service);
+    const expected = sim.handOff;
+    if (
+      !this.acceptsHandOffs ||
+      sim.role !== 'importing' ||
+      expected?.key !== key ||
+      expected.epoch !== epoch
+    )
+      return;
+    const { migrationId } = expected;
+    const delta = frozen.finalDelta;
+    this.call(
+      {
+        op: 'activate',
+        service,
+        migrationId,
+        epoch,
+        ...(delta === undefined ? {} : { delta }),
+        expectedStateChecksum: frozen.stateChecksum,
+      },
+      0,
+    ).then(
+      () => this.handOffActivations.push(`${service}@${epoch}`),
+      () => undefined, // as the function host: the agents' TakeOver carries the same delta
+    );
+  }
+
   /** A request arriving on the request path. */
   submit(service: string, request: SimulatedRequest): void {
     const sim = this.sim(service);
@@ -194,7 +240,22 @@ export class InMemoryFunctionHost implements FunctionHostControl {
     _timeoutMs: number,
   ): Promise<FunctionHostResponses[O]> {
     this.calls.push(request.op);
-    await this.faults[request.op]?.(request);
+    // An activate of what is already active answers from memory, as the function host does: no fault.
+    if (!this.isActiveAt(request)) await this.faults[request.op]?.(request);
+    if (request.op === 'awaitActivation') {
+      const sim = this.sim((request as Extract<FunctionHostRequest, { op: 'awaitActivation' }>).service);
+      const { waitMs } = request as Extract<FunctionHostRequest, { op: 'awaitActivation' }>;
+      if (sim.role === 'owner' && sim.activated !== undefined)
+        return { activated: sim.activated } as FunctionHostResponses[O];
+      return new Promise<FunctionHostResponses['awaitActivation']>((resolve) => {
+        const waiter = (activated: Activated): void => resolve({ activated });
+        sim.activationWaiters.push(waiter);
+        setTimeout(() => {
+          sim.activationWaiters = sim.activationWaiters.filter((other) => other !== waiter);
+          resolve({});
+        }, waitMs).unref();
+      }) as Promise<FunctionHostResponses[O]>;
+    }
     return this.serve(request) as FunctionHostResponses[O];
   }
 
@@ -228,11 +289,29 @@ export class InMemoryFunctionHost implements FunctionHostControl {
       case 'freeze': {
         sim.role = 'frozen';
         sim.notice = request.handOverOnNotice;
-        const frozen = { bufferedRequests: sim.buffered.length, stateChecksum: stateChecksum(sim.state) };
-        return sim.dirty === undefined ? frozen : { ...frozen, finalDelta: takeDelta(sim).delta };
+        const state = { bufferedRequests: sim.buffered.length, stateChecksum: stateChecksum(sim.state) };
+        const frozen: Frozen =
+          sim.dirty === undefined ? state : { ...state, finalDelta: takeDelta(sim).delta };
+        const { notice } = sim;
+        const key = request.handOffKey;
+        if (notice !== undefined && key !== undefined) {
+          // Over "UDP": after this call returns, and straight to the new owner.
+          setImmediate(() =>
+            hostsByEndpoint
+              .get(endpointKey(notice.newOwner))
+              ?.receiveHandOff(sim.service, key, notice.epoch, frozen),
+          );
+        }
+        return frozen;
       }
       case 'beginImport':
+        if (request.directCutover !== undefined) this.directCutovers.push(request.directCutover);
         sim.role = 'importing';
+        sim.handOff =
+          request.handOffKey === undefined
+            ? undefined
+            : { key: request.handOffKey, epoch: request.epoch, migrationId: request.migrationId };
+        sim.activated = undefined;
         sim.state = new Map();
         sim.importParts = [];
         sim.isImportParsed = false;
@@ -246,11 +325,10 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         if (request.delta.byteLength > 0) this.applyDelta(sim, request.delta);
         return {};
       case 'activate':
-        this.parseImport(sim);
-        if (request.delta !== undefined && request.delta.byteLength > 0) this.applyDelta(sim, request.delta);
-        sim.role = 'owner';
-        sim.epoch = request.epoch;
-        return { stateChecksum: stateChecksum(sim.state) };
+        if (this.isActiveAt(request)) return { stateChecksum: stateChecksum(sim.state), epoch: sim.epoch };
+        return this.activate(sim, request.epoch, request.delta, request.expectedStateChecksum);
+      case 'awaitActivation':
+        throw new Error('awaitActivation is answered by call()');
       case 'handOver': {
         if (sim.role === 'forwarding' && sim.handedOver !== undefined)
           return { forwardedRequests: sim.handedOver, frozenMs: 0 };
@@ -279,6 +357,30 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         sim.epoch = request.epoch;
         return {};
     }
+  }
+
+  private isActiveAt(request: FunctionHostRequest): boolean {
+    if (request.op !== 'activate') return false;
+    const sim = this.sim(request.service);
+    return sim.role === 'owner' && sim.epoch === request.epoch;
+  }
+
+  private activate(
+    sim: ServiceSim,
+    epoch: number,
+    delta: Uint8Array | undefined,
+    expectedStateChecksum: string | undefined,
+  ): Activated {
+    this.parseImport(sim);
+    if (delta !== undefined && delta.byteLength > 0) this.applyDelta(sim, delta);
+    if (expectedStateChecksum !== undefined && stateChecksum(sim.state) !== expectedStateChecksum)
+      throw new Error('the imported state differs from the checksum the source froze');
+    sim.role = 'owner';
+    sim.epoch = epoch;
+    const activated = { stateChecksum: stateChecksum(sim.state), epoch };
+    sim.activated = activated;
+    for (const resolve of sim.activationWaiters.splice(0)) resolve(activated);
+    return activated;
   }
 
   private process(sim: ServiceSim, request: SimulatedRequest): void {

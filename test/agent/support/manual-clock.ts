@@ -1,5 +1,5 @@
 // A clock for tests: time moves only when advance() is called, and timers due by then fire in order.
-import type { Clock, TimerHandle } from '../../../agent/clock.ts';
+import type { Clock, TimerHandle } from '../../../components/common/clock.ts';
 
 interface PendingTimer {
   readonly handle: TimerHandle;

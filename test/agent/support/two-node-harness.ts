@@ -4,7 +4,7 @@
 
 import type { StreamPriority } from '../../../agent/cpu-priority.ts';
 import { createLogger } from '../../../components/common/logger.ts';
-import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
+import { DataPlaneLink } from '../../../components/common/data-plane-link.ts';
 import type { CutoverKind } from '../../../agent/cutover/cutover-method.ts';
 import { PeerAgent, type PeerAgentSettings } from '../../../agent/peer-agent.ts';
 import type { TlsMaterial } from '../../../agent/peer-tls.ts';
@@ -23,6 +23,7 @@ export const TEST_SETTINGS: PeerAgentSettings = {
   transferBytesPerSecond: 0,
   deltaThresholdBytes: 64,
   maxDeltaRounds: 4,
+  directHandOff: true,
   completeForwardAttempts: 3,
   timeouts: {
     prepareMs: 10_000,

@@ -3,16 +3,20 @@ import assert from 'node:assert/strict';
 import { hasErrorCode, type ErrorCode } from '../../../components/common/errors.ts';
 import { createLogger } from '../../../components/common/logger.ts';
 import { parseControlRequest } from '../../../components/function-host/control-handlers.ts';
-import type { UdpAddress } from '../../../components/function-host/function-host-api.ts';
+import type { DirectCutover, UdpAddress } from '../../../components/function-host/function-host-api.ts';
 import type { FunctionHostConfig } from '../../../components/function-host/function-host-config.ts';
 import { startFunctionHost, type FunctionHost } from '../../../components/function-host/function-host.ts';
 import type { FunctionModule } from '../../../components/function-host/function-loader.ts';
 import type { RouteEntry } from '../../../components/function-host/request-server.ts';
 import { StateStore } from '../../../components/function-host/state-store.ts';
+import { newHandOffKey } from '../../../components/function-host/hand-off-seal.ts';
+import { FakeDataPlane } from '../../agent/support/fake-data-plane.ts';
+import { until } from '../../agent/support/until.ts';
 import { counterFunction } from './helpers/test-functions.ts';
 import { UdpTestClient } from './helpers/udp-client.ts';
 
 const SERVICE = 'counter';
+const HAND_OFF_REF = { service: SERVICE, migrationId: 'm-2' };
 const PREFILLED_KEYS = 300;
 
 const builtins: Record<string, FunctionModule> = {
@@ -353,6 +357,128 @@ describe('components/function-host/control-handlers', () => {
     });
   });
 
+  describe('direct hand-off', () => {
+    /** node-a exports to node-b (which accepts hand-offs under `importKey`) and takes one request after the snapshot. */
+    async function preparedMove(
+      importKey: string,
+      directCutover?: (a: FunctionHost) => DirectCutover,
+    ): Promise<{ a: FunctionHost; b: FunctionHost }> {
+      const a = await start('node-a', 'owner');
+      const b = await start('node-b', 'standby');
+      const exported = await a.control.call(
+        { op: 'beginExport', ...HAND_OFF_REF, chunkBytes: 1 << 16 },
+        5000,
+      );
+      const direct = directCutover === undefined ? {} : { directCutover: directCutover(a) };
+      await b.control.call(
+        { op: 'beginImport', ...HAND_OFF_REF, epoch: 2, handOffKey: importKey, ...direct },
+        5000,
+      );
+      for (let index = 0; index < exported.chunkCount; index += 1) {
+        const chunk = await a.control.call({ op: 'readExportChunk', ...HAND_OFF_REF, index }, 5000);
+        await b.control.call({ op: 'importChunk', ...HAND_OFF_REF, index, data: chunk.data }, 5000);
+      }
+      const client = await openClient();
+      client.send(a.server.serviceAddress(SERVICE), { id: 'late', key: 'k', body: 1, service: SERVICE });
+      await client.waitForReplies(1, 5000);
+      return { a, b };
+    }
+
+    const freezeWithHandOff = (a: FunctionHost, b: FunctionHost, handOffKey: string) =>
+      a.control.call(
+        {
+          op: 'freeze',
+          ...HAND_OFF_REF,
+          handOverOnNotice: { token: '0f'.repeat(16), epoch: 2, newOwner: b.server.serviceAddress(SERVICE) },
+          handOffKey,
+        },
+        5000,
+      );
+
+    it('activates the target on the sealed last delta from the frozen source; activate then answers the same', async () => {
+      const key = newHandOffKey();
+      const { a, b } = await preparedMove(key);
+      const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
+      const frozen = await freezeWithHandOff(a, b, key);
+      assert.ok((frozen.finalDelta?.byteLength ?? 0) > 2, 'the hand-off carries a delta');
+      const { activated } = await waiting;
+      assert.deepEqual(activated, { stateChecksum: frozen.stateChecksum, epoch: 2 });
+      assert.equal(b.server.runtime(SERVICE).role, 'owner');
+      const again = { op: 'activate', ...HAND_OFF_REF, epoch: 2, delta: frozen.finalDelta } as const;
+      assert.deepEqual(await b.control.call(again, 5000), activated);
+    });
+
+    it('ignores a hand-off sealed under another key: the import waits for activate', async () => {
+      const { a, b } = await preparedMove(newHandOffKey());
+      const frozen = await freezeWithHandOff(a, b, newHandOffKey());
+      const answer = await b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 200 }, 5000);
+      assert.deepEqual(answer, {}, 'not activated');
+      assert.equal(b.server.runtime(SERVICE).role, 'importing');
+      const activate = { op: 'activate', ...HAND_OFF_REF, epoch: 2, delta: frozen.finalDelta } as const;
+      assert.equal((await b.control.call(activate, 5000)).stateChecksum, frozen.stateChecksum);
+    });
+
+    describe('with a direct cutover', () => {
+      const TOKEN = '0f'.repeat(16);
+      let dataPlane: FakeDataPlane | undefined;
+      afterEach(async () => {
+        await dataPlane?.close();
+        dataPlane = undefined;
+      });
+
+      /** node-b claims at the fake data plane as node 2 and notifies node-a's service port. */
+      async function directMove(owner?: { nodeId: number; epoch: number }): Promise<{
+        a: FunctionHost;
+        b: FunctionHost;
+        plane: FakeDataPlane;
+      }> {
+        const plane = await FakeDataPlane.start();
+        dataPlane = plane;
+        plane.setOwner(1, owner ?? { nodeId: 1, epoch: 1 });
+        const key = newHandOffKey();
+        const { a, b } = await preparedMove(key, (source) => ({
+          dataPlane: { address: '127.0.0.1', port: plane.port },
+          nodeNumber: 2,
+          serviceId: 1,
+          notice: { token: TOKEN, to: source.server.serviceAddress(SERVICE) },
+          claimTimeoutMs: 2000,
+          retransmitMs: 50,
+        }));
+        await freezeWithHandOff(a, b, key);
+        return { a, b, plane };
+      }
+
+      it('claims the service and ends the source freeze itself; the claimed state is then kept', async () => {
+        const { a, b, plane } = await directMove();
+        await until(
+          () => a.server.runtime(SERVICE).noticeHandOvers === 1,
+          'the source handed over on the notice',
+        );
+        assert.deepEqual(plane.ownerOf(1), { nodeId: 2, epoch: 2 }, 'the data plane gave node 2 epoch 2');
+        assert.equal(b.server.runtime(SERVICE).role, 'owner');
+        await rejectsWith(b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000), 'ERR_FNHOST_CUT_OVER');
+        assert.equal(b.server.runtime(SERVICE).role, 'owner', 'the refused dropState changed nothing');
+      });
+
+      it('leaves a refused CLAIM to the agent: no notice, and the activation can still be undone', async () => {
+        const { a, b, plane } = await directMove({ nodeId: 3, epoch: 5 });
+        await until(() => plane.received.length > 0, 'the CLAIM reached the data plane');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(a.server.runtime(SERVICE).role, 'frozen', 'the source still waits');
+        assert.equal(a.server.runtime(SERVICE).noticeHandOvers, 0);
+        await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+        assert.equal(b.server.runtime(SERVICE).role, 'standby');
+      });
+    });
+
+    it('ends a wait for activation when the import is dropped', async () => {
+      const { b } = await preparedMove(newHandOffKey());
+      const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
+      await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+      await rejectsWith(waiting, 'ERR_FNHOST_WRONG_MIGRATION');
+    });
+  });
+
   describe('misuse', () => {
     it('refuses an unknown service, a wrong migration id and an op in the wrong role', async () => {
       const a = await start('node-a', 'owner');
@@ -430,6 +556,21 @@ describe('components/function-host/control-handlers', () => {
   });
 
   describe('parseControlRequest', () => {
+    const beginImportWith = (retransmitMs: number): Record<string, unknown> => ({
+      op: 'beginImport',
+      service: 's',
+      migrationId: 'm',
+      epoch: 2,
+      handOffKey: 'ab'.repeat(32),
+      directCutover: {
+        dataPlane: { address: '10.0.0.254', port: 9300 },
+        nodeNumber: 2,
+        serviceId: 1,
+        notice: { token: '0f'.repeat(16), to: { address: '10.0.0.1', port: 9 } },
+        claimTimeoutMs: 2000,
+        retransmitMs,
+      },
+    });
     const cases: { name: string; input: unknown; error?: string }[] = [
       { name: 'listFunctions', input: { op: 'listFunctions' } },
       {
@@ -474,6 +615,12 @@ describe('components/function-host/control-handlers', () => {
           handOverOnNotice: { token: 'secret', epoch: 2, newOwner: { address: '10.0.0.2', port: 9 } },
         },
         error: 'freeze: handOverOnNotice must be a valid notice when given',
+      },
+      { name: 'beginImport with a direct cutover', input: beginImportWith(100) },
+      {
+        name: 'beginImport with a direct cutover that never resends its CLAIM',
+        input: beginImportWith(0),
+        error: 'beginImport: directCutover must be a valid directCutover when given',
       },
       { name: 'array', input: [], error: 'request must be an object' },
     ];

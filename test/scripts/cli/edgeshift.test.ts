@@ -15,7 +15,7 @@ import { createLogger } from '../../../components/common/logger.ts';
 import { functionHostControlTopic } from '../../../components/function-host/function-host-api.ts';
 import { functionHostComponentOptions } from '../../../components/function-host/function-host-component.ts';
 import { runNodeMonitorComponent } from '../../../components/node-monitor/node-monitor-component.ts';
-import { DataPlaneLink } from '../../../agent/cutover/data-plane-link.ts';
+import { DataPlaneLink } from '../../../components/common/data-plane-link.ts';
 import { EDGESHIFT_UDP_PORT, PacketType } from '../../../p4/protocol/edgeshift-protocol.ts';
 import { headerOf } from '../../../p4/protocol/edgeshift-header.ts';
 import {

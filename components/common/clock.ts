@@ -1,7 +1,7 @@
-// Time as the agent sees it: the current time and one-shot timers, injected everywhere a step has a
+// Time as a component sees it: the current time and one-shot timers, injected everywhere a step has a
 // timeout so tests drive time by hand (test/agent/support/manual-clock.ts) instead of sleeping.
 // withTimeout never leaves a timer behind: it is cleared as soon as the work settles.
-import { EdgeShiftError, type ErrorContext } from '../components/common/errors.ts';
+import { EdgeShiftError, type ErrorContext } from './errors.ts';
 
 export type TimerHandle = { readonly id: unknown };
 

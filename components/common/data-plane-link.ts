@@ -1,10 +1,11 @@
-// The agent's UDP socket towards the data plane (P4 switch or reference data plane): sends CLAIMs,
-// receives CLAIM answers and ADVICE. Packets are encoded and decoded by the shared codec in
+// A node's UDP socket towards the data plane (P4 switch or reference data plane): sends CLAIMs,
+// receives CLAIM answers and ADVICE. The peer agent keeps one; a function host opens one for the
+// CLAIMs of a direct cutover (data-plane-claim.ts). Packets are encoded and decoded by the shared codec in
 // p4/protocol/; anything that does not decode is dropped here, so listeners see only valid headers.
 // Invariant: sequence numbers this link sends increase by one per packet (serial arithmetic wraps).
 import dgram from 'node:dgram';
 
-import type { Logger } from '../../components/common/logger.ts';
+import type { Logger } from './logger.ts';
 import { decodeHeader, encodeHeader, type EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
 
 export interface DataPlaneLinkOptions {
@@ -40,6 +41,11 @@ export class DataPlaneLink {
       });
     });
     return new DataPlaneLink(socket, options);
+  }
+
+  /** Where this link's packets go. */
+  get dataPlane(): { readonly address: string; readonly port: number } {
+    return this.options.dataPlane;
   }
 
   get localPort(): number {

@@ -1,0 +1,92 @@
+// Seals the direct hand-off: the last delta and state checksum that a frozen source sends straight
+// to the new owner's service port, so activation does not wait for both agents to relay them.
+// AES-256-GCM under a key made for one migration by the source's agent; the key reaches the target's
+// function host only through the agents' mutual-TLS link and the token-guarded control channels.
+// The service, migration id and epoch are bound as associated data: a sealed hand-off opens only for
+// the import it was made for. Neighbours: request-wire.ts carries it, control-handlers.ts opens it.
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+import { EdgeShiftError } from '../common/errors.ts';
+
+/** A hand-off key on the wire: 64 hex digits (32 bytes). */
+export const HAND_OFF_KEY = /^[0-9a-f]{64}$/;
+
+const CIPHER = 'aes-256-gcm';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export interface HandOffRef {
+  readonly service: string;
+  readonly migrationId: string;
+  readonly epoch: number;
+}
+
+export interface HandOffContent {
+  /** The source's state checksum at the freeze: the target's after importing `delta`. */
+  readonly stateChecksum: string;
+  readonly delta: Uint8Array;
+}
+
+/** What travels in the datagram: the reference in clear (to find the import), the rest sealed. */
+export interface SealedHandOff extends HandOffRef {
+  /** Base64 of IV, ciphertext and tag. */
+  readonly sealed: string;
+}
+
+export function newHandOffKey(): string {
+  return randomBytes(32).toString('hex');
+}
+
+function associatedData({ service, migrationId, epoch }: HandOffRef): Buffer {
+  return Buffer.from(JSON.stringify([service, migrationId, epoch]), 'utf8');
+}
+
+function keyBytes(key: string): Buffer {
+  if (!HAND_OFF_KEY.test(key))
+    throw new EdgeShiftError('ERR_FNHOST_BAD_REQUEST', 'a hand-off key is 64 hex digits');
+  return Buffer.from(key, 'hex');
+}
+
+export function sealHandOff(key: string, ref: HandOffRef, content: HandOffContent): SealedHandOff {
+  const iv = randomBytes(IV_BYTES);
+  const cipher = createCipheriv(CIPHER, keyBytes(key), iv).setAAD(associatedData(ref));
+  const checksum = Buffer.from(content.stateChecksum, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(checksum.byteLength, 0);
+  const body = Buffer.concat([
+    cipher.update(length),
+    cipher.update(checksum),
+    cipher.update(content.delta),
+    cipher.final(),
+  ]);
+  const sealed = Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
+  return { service: ref.service, migrationId: ref.migrationId, epoch: ref.epoch, sealed };
+}
+
+function badHandOff(message: string, ref: HandOffRef): EdgeShiftError {
+  return new EdgeShiftError('ERR_FNHOST_BAD_HAND_OFF', message, { context: { ...ref } });
+}
+
+/** Opens a sealed hand-off; anything altered, or sealed under another key or reference, throws. */
+export function openHandOff(key: string, handOff: SealedHandOff): HandOffContent {
+  const bytes = Buffer.from(handOff.sealed, 'base64');
+  if (bytes.byteLength < IV_BYTES + TAG_BYTES + 2) throw badHandOff('sealed hand-off too short', handOff);
+  const decipher = createDecipheriv(CIPHER, keyBytes(key), bytes.subarray(0, IV_BYTES))
+    .setAAD(associatedData(handOff))
+    .setAuthTag(bytes.subarray(bytes.byteLength - TAG_BYTES));
+  let plain: Buffer;
+  try {
+    plain = Buffer.concat([
+      decipher.update(bytes.subarray(IV_BYTES, bytes.byteLength - TAG_BYTES)),
+      decipher.final(),
+    ]);
+  } catch {
+    throw badHandOff('hand-off does not authenticate under this migration key', handOff);
+  }
+  const checksumEnd = 2 + plain.readUInt16BE(0);
+  if (checksumEnd > plain.byteLength) throw badHandOff('hand-off checksum length out of range', handOff);
+  return {
+    stateChecksum: plain.toString('utf8', 2, checksumEnd),
+    delta: new Uint8Array(plain.subarray(checksumEnd)),
+  };
+}
