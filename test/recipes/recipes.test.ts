@@ -10,9 +10,12 @@ import { parseRecipe, selectManifest, type Recipe } from '../../scripts/local-nu
 
 const RECIPE_DIR = new URL('../../recipes/', import.meta.url).pathname;
 const EXPECTED = ['com.edgeshift.FunctionHost', 'com.edgeshift.NodeMonitor', 'com.edgeshift.PeerAgent'];
-/** Node flags per component: the two on a migration's path get garbage-collection headroom. */
+/**
+ * Node flags per component: the two on a migration's path get garbage-collection headroom, and the
+ * one on every request's path short scavenges.
+ */
 const NODE_FLAGS: Record<string, string> = {
-  'com.edgeshift.FunctionHost': '--initial-old-space-size=64 ',
+  'com.edgeshift.FunctionHost': '--initial-old-space-size=64 --max-semi-space-size=2 ',
   'com.edgeshift.NodeMonitor': '',
   'com.edgeshift.PeerAgent': '--initial-old-space-size=64 ',
 };
