@@ -17,10 +17,13 @@ import type {
 } from './function-host-api.ts';
 import {
   HAND_OFF_KEY,
+  HandOffAssembly,
+  MAX_HAND_OFF_PARTS,
   openHandOff,
   sealHandOff,
+  splitHandOff,
   type HandOffContent,
-  type SealedHandOff,
+  type HandOffPart,
 } from './hand-off-seal.ts';
 import type { DirectCutoverClaims } from './direct-cutover.ts';
 import type { RequestServer, RouteEntry } from './request-server.ts';
@@ -54,6 +57,8 @@ interface Migration {
   epochBeforeActivation?: number;
   /** Import: the key the source's direct hand-off is sealed under (beginImport.handOffKey). */
   handOffKey?: string | undefined;
+  /** Import: the parts of the hand-off received so far. */
+  handOffParts?: HandOffAssembly | undefined;
   /** Import: the new owner claims the service itself once the hand-off activated it (beginImport). */
   directCutover?: DirectCutover | undefined;
   /** Import: the epoch the data plane gave this node on a direct cutover; the state is kept from then on. */
@@ -63,6 +68,9 @@ interface Migration {
   /** awaitActivation calls waiting for `activated`. */
   readonly activationWaiters: { resolve: (activated: Activated) => void; reject: (err: Error) => void }[];
 }
+
+/** Base64 characters of a sealed hand-off per datagram: what is left of one after its JSON fields. */
+const HAND_OFF_PART_CHARS = MAX_DATAGRAM_BYTES - 1024;
 
 function badRequest(message: string): EdgeShiftError {
   return new EdgeShiftError('ERR_FNHOST_BAD_REQUEST', message);
@@ -291,8 +299,9 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   /**
-   * The direct hand-off: the last delta, sealed, to the new owner's service port. Best effort and
-   * only when it fits one datagram; the same delta also travels through both agents (TakeOver).
+   * The direct hand-off: the last delta, sealed, to the new owner's service port, in as many datagrams
+   * as it takes up to MAX_HAND_OFF_PARTS. Best effort: the same delta also travels through both
+   * agents (TakeOver).
    */
   #sendHandOff(
     ref: RequestOf<'freeze'>,
@@ -302,15 +311,18 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   ): void {
     const { service, migrationId } = ref;
     const sealed = sealHandOff(key, { service, migrationId, epoch: notice.epoch }, content);
-    const bytes = encodeMessage({ handOff: sealed });
-    if (bytes.byteLength > MAX_DATAGRAM_BYTES) {
+    const datagrams = splitHandOff(sealed, HAND_OFF_PART_CHARS).map((part) =>
+      encodeMessage({ handOff: part }),
+    );
+    const fits = datagrams.every((bytes) => bytes.byteLength <= MAX_DATAGRAM_BYTES);
+    if (datagrams.length > MAX_HAND_OFF_PARTS || !fits) {
       this.#options.logger.debug('last delta too large for a direct hand-off', {
         service,
-        bytes: bytes.byteLength,
+        parts: datagrams.length,
       });
       return;
     }
-    this.#server.sendFrom(service, bytes, notice.newOwner);
+    for (const bytes of datagrams) this.#server.sendFrom(service, bytes, notice.newOwner);
   }
 
   #beginImport(request: RequestOf<'beginImport'>): FunctionHostResponses['beginImport'] {
@@ -321,6 +333,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     migration.nextChunkIndex = 0;
     migration.importEpoch = request.epoch;
     migration.handOffKey = request.handOffKey;
+    migration.handOffParts = undefined;
     migration.directCutover = request.handOffKey === undefined ? undefined : request.directCutover;
     migration.claimedEpoch = undefined;
     migration.activated = undefined;
@@ -401,9 +414,12 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return activated === undefined ? {} : { activated };
   }
 
-  /** A sealed hand-off reached the service's port (request-server.ts): activates the import it is for. */
-  acceptHandOff(handOff: SealedHandOff): void {
-    const { service, migrationId, epoch } = handOff;
+  /**
+   * A part of a sealed hand-off reached the service's port (request-server.ts): once every part of it
+   * is in, activates the import it is for.
+   */
+  acceptHandOff(part: HandOffPart): void {
+    const { service, migrationId, epoch } = part;
     const migration = this.#migrations.get(service);
     const isForThisImport =
       migration?.migrationId === migrationId &&
@@ -416,6 +432,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     }
     let content: HandOffContent;
     try {
+      migration.handOffParts ??= new HandOffAssembly(part);
+      const handOff = migration.handOffParts.add(part);
+      if (handOff === undefined) return;
+      migration.handOffParts = undefined;
       content = openHandOff(key, handOff);
     } catch (err) {
       this.#options.logger.warn('hand-off refused', { service, migrationId, err });

@@ -3,7 +3,9 @@
 // AES-256-GCM under a key made for one migration by the source's agent; the key reaches the target's
 // function host only through the agents' mutual-TLS link and the token-guarded control channels.
 // The service, migration id and epoch are bound as associated data: a sealed hand-off opens only for
-// the import it was made for. Neighbours: request-wire.ts carries it, control-handlers.ts opens it.
+// the import it was made for. One that does not fit a datagram travels in parts (splitHandOff), which
+// the target puts back together (HandOffAssembly) before it opens them.
+// Neighbours: request-wire.ts carries the parts, control-handlers.ts opens them.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
 import { EdgeShiftError } from '../common/errors.ts';
@@ -89,4 +91,57 @@ export function openHandOff(key: string, handOff: SealedHandOff): HandOffContent
     stateChecksum: plain.toString('utf8', 2, checksumEnd),
     delta: new Uint8Array(plain.subarray(checksumEnd)),
   };
+}
+
+/** One datagram's share of a sealed hand-off: `sealed` is part `part` (from 0) of `parts`. */
+export interface HandOffPart extends SealedHandOff {
+  readonly part: number;
+  readonly parts: number;
+}
+
+/** A hand-off in more parts than this is not sent: the last delta travels through the agents only. */
+export const MAX_HAND_OFF_PARTS = 32;
+
+/**
+ * Cuts a sealed hand-off into parts of at most `partChars` characters of its base64 text, at multiples
+ * of 4 so that each part is base64 on its own and the parts, joined in order, are the whole.
+ */
+export function splitHandOff(handOff: SealedHandOff, partChars: number): HandOffPart[] {
+  const size = Math.max(4, partChars - (partChars % 4));
+  const parts = Math.max(1, Math.ceil(handOff.sealed.length / size));
+  return Array.from({ length: parts }, (_, part) => ({
+    ...handOff,
+    part,
+    parts,
+    sealed: handOff.sealed.slice(part * size, (part + 1) * size),
+  }));
+}
+
+/** Collects the parts of one hand-off, in any order and with duplicates; whole once every part is in. */
+export class HandOffAssembly {
+  readonly #ref: HandOffRef;
+  readonly #parts: (string | undefined)[];
+  #missing: number;
+
+  constructor(first: HandOffPart) {
+    this.#ref = { service: first.service, migrationId: first.migrationId, epoch: first.epoch };
+    this.#parts = Array.from({ length: first.parts }, () => undefined);
+    this.#missing = first.parts;
+  }
+
+  /** Adds a part; the whole hand-off once the last one is in, else undefined. A stranger part throws. */
+  add(part: HandOffPart): SealedHandOff | undefined {
+    const isSameHandOff =
+      part.service === this.#ref.service &&
+      part.migrationId === this.#ref.migrationId &&
+      part.epoch === this.#ref.epoch &&
+      part.parts === this.#parts.length &&
+      Number.isInteger(part.part) &&
+      part.part >= 0 &&
+      part.part < this.#parts.length;
+    if (!isSameHandOff) throw badHandOff(`part ${part.part} of ${part.parts} belongs to no part here`, part);
+    if (this.#parts[part.part] === undefined) this.#missing -= 1;
+    this.#parts[part.part] = part.sealed;
+    return this.#missing === 0 ? { ...this.#ref, sealed: this.#parts.join('') } : undefined;
+  }
 }

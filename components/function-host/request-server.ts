@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import { DownstreamClient } from './downstream-client.ts';
 import type { FunctionRole, UdpAddress } from './function-host-api.ts';
 import type { FunctionDefinition } from './function-loader.ts';
-import type { SealedHandOff } from './hand-off-seal.ts';
+import type { HandOffPart } from './hand-off-seal.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
 import { forwardedRequest, ServiceRuntime } from './service-runtime.ts';
 
@@ -44,7 +44,7 @@ export interface RequestServerOptions {
   readonly callTimeoutMs: number;
   readonly callAttempts: number;
   /** A sealed hand-off reached a service port (the control handlers open and apply it). */
-  readonly onHandOff?: (handOff: SealedHandOff) => void;
+  readonly onHandOff?: (handOff: HandOffPart) => void;
   readonly logger: Logger;
 }
 

@@ -3,7 +3,7 @@
 // node that owns the service. Parsed and validated here once; everything inward sees typed values.
 // A forwarded request (old owner → new owner during a migration) carries the client's address in
 // `replyTo`, so the new owner answers the client directly and the data plane maps the reply to the VIP.
-import type { SealedHandOff } from './hand-off-seal.ts';
+import { MAX_HAND_OFF_PARTS, type HandOffPart } from './hand-off-seal.ts';
 
 export interface FunctionRequest {
   /** Unique per client and request (e.g. "<clientId>:<sequence>"): the key of duplicate detection. */
@@ -136,14 +136,14 @@ export interface CutoverNotice {
   readonly cutoverNotice: { readonly service: string; readonly epoch: number; readonly token: string };
 }
 
-/** Sent by a frozen source straight to the new owner's service port: its last delta, sealed (hand-off-seal.ts). */
+/** Sent by a frozen source straight to the new owner's service port: its last delta, sealed (hand-off-seal.ts), in parts. */
 export interface HandOffDatagram {
-  readonly handOff: SealedHandOff;
+  readonly handOff: HandOffPart;
 }
 
 export type Datagram =
   | { readonly kind: 'request'; readonly request: FunctionRequest }
-  | { readonly kind: 'handOff'; readonly handOff: SealedHandOff }
+  | { readonly kind: 'handOff'; readonly handOff: HandOffPart }
   | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number }
   | {
       readonly kind: 'cutoverNotice';
@@ -166,11 +166,22 @@ function parseHandOff(value: unknown): Parsed<Datagram> {
   const header = parseServiceEpoch(value, 'handOff');
   if (!header.ok) return header;
   const { service, epoch, rest } = header.value;
-  const { migrationId, sealed } = rest;
+  const { migrationId, sealed, part, parts } = rest;
   if (typeof migrationId !== 'string' || migrationId.length === 0 || typeof sealed !== 'string') {
     return { ok: false, reason: 'handOff must carry migrationId and sealed strings' };
   }
-  return { ok: true, value: { kind: 'handOff', handOff: { service, migrationId, epoch, sealed } } };
+  const isPartOf =
+    Number.isInteger(parts) &&
+    Number.isInteger(part) &&
+    (parts as number) >= 1 &&
+    (parts as number) <= MAX_HAND_OFF_PARTS &&
+    (part as number) >= 0 &&
+    (part as number) < (parts as number);
+  if (!isPartOf) {
+    return { ok: false, reason: `handOff must be part 0..parts-1 of 1..${MAX_HAND_OFF_PARTS} parts` };
+  }
+  const handOff = { service, migrationId, epoch, sealed, part: part as number, parts: parts as number };
+  return { ok: true, value: { kind: 'handOff', handOff } };
 }
 
 /**

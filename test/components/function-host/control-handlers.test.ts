@@ -362,6 +362,7 @@ describe('components/function-host/control-handlers', () => {
     async function preparedMove(
       importKey: string,
       directCutover?: (a: FunctionHost) => DirectCutover,
+      lateKeys = 1,
     ): Promise<{ a: FunctionHost; b: FunctionHost }> {
       const a = await start('node-a', 'owner');
       const b = await start('node-b', 'standby');
@@ -379,8 +380,12 @@ describe('components/function-host/control-handlers', () => {
         await b.control.call({ op: 'importChunk', ...HAND_OFF_REF, index, data: chunk.data }, 5000);
       }
       const client = await openClient();
-      client.send(a.server.serviceAddress(SERVICE), { id: 'late', key: 'k', body: 1, service: SERVICE });
-      await client.waitForReplies(1, 5000);
+      for (let n = 0; n < lateKeys; n += 1) {
+        const late = { id: `late-${n}`, key: `late-key-${n}-${'x'.repeat(60)}`, body: n, service: SERVICE };
+        client.send(a.server.serviceAddress(SERVICE), late);
+        if (n % 200 === 199) await client.waitForReplies(n + 1, 5000);
+      }
+      await client.waitForReplies(lateKeys, 5000);
       return { a, b };
     }
 
@@ -406,6 +411,15 @@ describe('components/function-host/control-handlers', () => {
       assert.equal(b.server.runtime(SERVICE).role, 'owner');
       const again = { op: 'activate', ...HAND_OFF_REF, epoch: 2, delta: frozen.finalDelta } as const;
       assert.deepEqual(await b.control.call(again, 5000), activated);
+    });
+
+    it('sends a last delta larger than a datagram in parts, which the target puts together', async () => {
+      const key = newHandOffKey();
+      const { a, b } = await preparedMove(key, undefined, 1500);
+      const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
+      const frozen = await freezeWithHandOff(a, b, key);
+      assert.ok((frozen.finalDelta?.byteLength ?? 0) > 2 * 65_507, `${frozen.finalDelta?.byteLength} bytes`);
+      assert.deepEqual((await waiting).activated, { stateChecksum: frozen.stateChecksum, epoch: 2 });
     });
 
     it('ignores a hand-off sealed under another key: the import waits for activate', async () => {

@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
 
 import { hasErrorCode } from '../../../components/common/errors.ts';
+import fc from 'fast-check';
+
 import {
+  HandOffAssembly,
   newHandOffKey,
   openHandOff,
   sealHandOff,
+  splitHandOff,
   type SealedHandOff,
 } from '../../../components/function-host/hand-off-seal.ts';
 
@@ -46,5 +50,43 @@ describe('components/function-host/hand-off-seal', () => {
       () => sealHandOff('ab'.repeat(16), ref, content),
       (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_REQUEST'),
     );
+  });
+
+  it('puts a hand-off cut into parts back together in any order, with duplicates, and opens it', () => {
+    const key = newHandOffKey();
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.integer({ min: 4, max: 600 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (delta, partChars, resend) => {
+          const parts = splitHandOff(sealHandOff(key, ref, { stateChecksum: 'c', delta }), partChars);
+          assert.ok(parts.every((part) => part.sealed.length <= partChars || part.sealed.length === 4));
+          // Last part first, then the rest in order, some sent twice: whole once the last one is in.
+          const order = [parts.length - 1, ...parts.keys(), ...resend.map((n) => n % parts.length)];
+          const assembly = new HandOffAssembly(parts[order[0] as number]!);
+          const wholes = order.map((index) => assembly.add(parts[index]!));
+          const firstWhole = wholes.findIndex((whole) => whole !== undefined);
+          assert.equal(firstWhole, parts.length - 1, 'whole with the last missing part, not before');
+          assert.deepEqual(openHandOff(key, wholes[firstWhole]!).delta, delta);
+        },
+      ),
+    );
+  });
+
+  it('refuses a part of another hand-off', () => {
+    const key = newHandOffKey();
+    const parts = splitHandOff(sealHandOff(key, ref, { stateChecksum: 'c', delta: new Uint8Array(100) }), 40);
+    const assembly = new HandOffAssembly(parts[0]!);
+    for (const stranger of [
+      { ...parts[1]!, epoch: 3 },
+      { ...parts[1]!, parts: parts.length + 1 },
+      { ...parts[1]!, part: parts.length },
+    ]) {
+      assert.throws(
+        () => assembly.add(stranger),
+        (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_HAND_OFF'),
+      );
+    }
   });
 });

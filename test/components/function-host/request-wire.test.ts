@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+
+import { MAX_HAND_OFF_PARTS } from '../../../components/function-host/hand-off-seal.ts';
+import { encodeMessage, parseDatagram } from '../../../components/function-host/request-wire.ts';
+
+const part = { service: 'sensor-stats', migrationId: 'm-1', epoch: 2, sealed: 'AAAA', part: 1, parts: 3 };
+
+describe('components/function-host/request-wire', () => {
+  it('reads a part of a sealed hand-off', () => {
+    assert.deepEqual(parseDatagram(encodeMessage({ handOff: part })), {
+      ok: true,
+      value: { kind: 'handOff', handOff: part },
+    });
+  });
+
+  for (const [name, bad] of [
+    ['a part number past the last part', { ...part, part: 3 }],
+    ['a negative part number', { ...part, part: -1 }],
+    ['no part count', { ...part, parts: undefined }],
+    ['more parts than a hand-off may have', { ...part, parts: MAX_HAND_OFF_PARTS + 1 }],
+  ] as const) {
+    it(`refuses a hand-off part with ${name}`, () => {
+      const parsed = parseDatagram(Buffer.from(JSON.stringify({ handOff: bad })));
+      assert.equal(parsed.ok, false);
+      assert.match(parsed.ok ? '' : parsed.reason, /handOff must be part 0\.\.parts-1/);
+    });
+  }
+});
