@@ -12,6 +12,16 @@ const DROP_REASON_NAMES = new Map<number, string>(
   Object.entries(DropReason).map(([name, code]) => [code, name]),
 );
 
+/**
+ * A refused CLAIM from the owner in force at its own epoch is a repeat (the new owner's agent confirms
+ * what its function host claimed, or a resend crossed the first answer), not a stale claimant.
+ */
+function claimMessage(event: Extract<PipelineEvent, { kind: 'claim' }>): string {
+  if (event.isAccepted) return 'CLAIM accepted';
+  const isRepeat = event.ownerNodeId === event.nodeId && event.epochInForce === event.epoch;
+  return isRepeat ? 'CLAIM repeated by the owner' : 'CLAIM stale';
+}
+
 export interface DecisionLogOptions {
   readonly logger: Logger;
   readonly labels: DataPlaneLabels;
@@ -77,7 +87,7 @@ export class DecisionLog {
         });
         return;
       case 'claim':
-        logger.info(event.isAccepted ? 'CLAIM accepted' : 'CLAIM stale', {
+        logger.info(claimMessage(event), {
           ...event,
           node: labels.nodes.get(event.nodeId),
           service: labels.services.get(event.serviceId),

@@ -53,6 +53,7 @@ describe('decision-log', () => {
     log.start();
     pipeline.process(claimFrame(4), 1, 0n);
     pipeline.process(claimFrame(4), 1, 0n);
+    pipeline.process(claimFrame(3), 1, 0n);
     log.logSummary();
     const metrics = buildUdpFrame({
       srcMac: '02:00:00:00:00:0b',
@@ -78,11 +79,11 @@ describe('decision-log', () => {
     pipeline.process(claimFrame(5), 1, 0n);
     assert.deepEqual(
       lines.map((line) => line.message),
-      ['CLAIM accepted', 'CLAIM stale', 'node loads'],
-      'two decisions, no summary before a report, one after; nothing once stopped',
+      ['CLAIM accepted', 'CLAIM repeated by the owner', 'CLAIM stale', 'node loads'],
+      'three decisions, no summary before a report, one after; nothing once stopped',
     );
     assert.deepEqual([lines[0]?.node, lines[0]?.service, lines[0]?.epochInForce], ['node-a', 'stats', 4]);
-    assert.deepEqual(lines[2]?.nodes, [
+    assert.deepEqual(lines[3]?.nodes, [
       {
         nodeId: 1,
         name: 'node-a',
