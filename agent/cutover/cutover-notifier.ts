@@ -1,8 +1,9 @@
-// The new owner's side of the cutoverNotice (components/function-host/request-wire.ts): once a
-// cutover is done, the target agent (migration/target-migrations.ts) tells the old owner's function
-// host directly, over UDP on the request path, so the old owner hands over its buffered requests
-// without waiting for the TakeOver answer to travel back through both agents. The notice only
-// shortens the freeze: the source agent's own handOver call still follows, and finds it done.
+// The new owner's agent's side of the cutoverNotice (components/function-host/request-wire.ts; an
+// in-network move's function host sends its own, direct-cutover.ts): once a cutover is done, the
+// target agent (migration/target-migrations.ts) tells the old owner's function host directly, over
+// UDP on the request path, so the old owner hands over its buffered requests without waiting for the
+// TakeOver answer to travel back through both agents. The notice only shortens the freeze: the source
+// agent's own handOver call still follows, and finds it done.
 import dgram from 'node:dgram';
 
 import type { Logger } from '../../components/common/logger.ts';

@@ -3,7 +3,9 @@
 // it, activate (checksums must match) and cut over in one TakeOver call, then hand over buffered
 // requests and commit. The freeze window is where requests wait, so it holds three round trips only:
 // freeze, TakeOver, handOver; and the target ends it itself, by a notice straight to this node's
-// function host, as soon as its cutover is done (the handOver call then finds it done).
+// function host, as soon as its cutover is done (the handOver call then finds it done). With the
+// direct hand-off the frozen function host also sends the last delta straight to the target's, which
+// may activate, claim and send that notice before TakeOver arrives (TakeOver then finds it done).
 // Invariant: a failure before CUT_OVER leaves the source serving (resume processes everything it
 // buffered) and tells the target to drop its partial state; a failure after CUT_OVER completes forward.
 import { randomBytes } from 'node:crypto';

@@ -1,6 +1,9 @@
 // The target side of migrations: serves Prepare, TransferState, ApplyDelta, TakeOver, Commit and
 // Abort for every move into this node, verifying each chunk and delta by SHA-256 and the imported
 // state by the source's checksum, and driving the local function host through FunctionHostControl.
+// With a direct hand-off it also follows the function host's own activation (awaitActivation) and
+// cuts over on it; for an in-network move the function host has claimed already, and the agent's
+// CLAIM of the same epoch confirms it.
 // Invariant: before CUT_OVER any failure, abort or silence (idle timeout) drops the partial state;
 // from CUT_OVER on the target keeps the service whatever happens (the move completes forward).
 

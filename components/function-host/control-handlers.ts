@@ -172,11 +172,6 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return this.#server.runtimes().map((runtime) => runtime.summary());
   }
 
-  /**
-   * The migration this request belongs to; starts one when none is in progress and `start` is given.
-   * A new migration replaces a finished or abandoned one (the agent does not always close them: an
-   * abort before freeze, a stateless hand-over), but never one whose service is frozen.
-   */
   /** Ends a service's migration here; a wait for its activation ends with it. */
   #forget(service: string): void {
     const migration = this.#migrations.get(service);
@@ -191,6 +186,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     }
   }
 
+  /**
+   * The migration this request belongs to; starts one when none is in progress and `start` is given.
+   * A new migration replaces a finished or abandoned one (the agent does not always close them: an
+   * abort before freeze, a stateless hand-over), but never one whose service is frozen.
+   */
   #migrationOf(service: string, migrationId: string, start?: 'export' | 'import'): Migration {
     let current = this.#migrations.get(service);
     if (current !== undefined && current.migrationId !== migrationId && start !== undefined) {
@@ -483,7 +483,9 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         });
         return;
       }
-      if (this.#migrations.get(service) === migration) migration.claimedEpoch = epoch;
+      // Dropped while the CLAIM was out: the agent, which claims the same epoch, settles it.
+      if (this.#migrations.get(service) !== migration) return;
+      migration.claimedEpoch = epoch;
       const notice = encodeMessage({ cutoverNotice: { service, epoch, token: plan.notice.token } });
       // Sent twice: a lost notice costs the old owner the agents' way round, a duplicate nothing.
       this.#server.sendFrom(service, notice, plan.notice.to);
