@@ -102,6 +102,12 @@ export function parseReply(op: Op, value: unknown): FunctionHostResponses[Op] {
       return activatedReply(op, f);
     case 'awaitActivation':
       return f.activated === undefined ? {} : { activated: activatedReply(op, fields(op, f.activated)) };
+    case 'contestImport': {
+      const outcome = text(op, f, 'outcome');
+      if (outcome !== 'activated' && outcome !== 'fenced' && outcome !== 'unknown')
+        throw badReply(op, 'outcome');
+      return { outcome };
+    }
     case 'handOver':
       return {
         forwardedRequests: count(op, f, 'forwardedRequests'),

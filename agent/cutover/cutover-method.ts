@@ -19,6 +19,8 @@ export interface OwnershipChange {
   /** Where the new owner's function host takes the service's requests. */
   readonly newOwner: UdpAddress;
   readonly oldOwner: UdpAddress;
+  /** The move's direct hand-off key, when it has one: with it the two function hosts settle a contest. */
+  readonly handOffKey?: string;
 }
 
 /** Who holds the new epoch after a contest: this node, the peer, or nobody can tell (no arbiter). */

@@ -416,18 +416,18 @@ export class SourceMigration {
   private async contestTheEpoch(): Promise<boolean> {
     const { deps, plan } = this;
     const context = { migrationId: plan.migrationId, epoch: this.epoch };
-    const outcome = await deps.cutover.contestOwnership(
-      this.ownershipChange(),
-      deps.settings.timeouts.cutoverMs,
-    );
+    const outcome = await deps.cutover
+      .contestOwnership(this.ownershipChange(), deps.settings.timeouts.cutoverMs)
+      .catch(() => 'unknown' as const);
     if (outcome === 'theirs') {
       deps.log.warn('target unreachable, but it holds the new epoch: completing forward', context);
       return true;
     }
     if (outcome === 'ours') {
-      // The target's CLAIM can no longer win: the source resumes at the epoch it just took.
+      // The target can no longer take the new epoch (its CLAIM loses at the data plane, or its function
+      // host is fenced): the source resumes at it.
       this.resumeEpoch = this.epoch;
-      deps.log.warn('target unreachable; this node claimed the new epoch and resumes at it', context);
+      deps.log.warn('target unreachable; this node holds the new epoch and resumes at it', context);
       return false;
     }
     deps.log.error('cutover outcome unknown and target unreachable: the source resumes', context);
@@ -443,6 +443,7 @@ export class SourceMigration {
       epoch: this.epoch,
       newOwner: this.measured.targetEndpoint ?? plan.sourceEndpoint,
       oldOwner: plan.sourceEndpoint,
+      ...(this.deps.settings.directHandOff ? { handOffKey: this.handOffKey } : {}),
     };
   }
 

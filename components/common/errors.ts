@@ -181,9 +181,15 @@ export const ERROR_CATALOG = {
   },
   ERR_FNHOST_CUT_OVER: {
     description:
-      'dropState named an import that this function host already claimed at the data plane itself (direct cutover): the node owns the service, so its state stays.',
+      'dropState named an import whose function host already holds the service by its own word: the data plane accepted its CLAIM (direct cutover), or it told the old owner it had activated (fence): its state stays.',
     howToSolve:
       'Nothing to undo: the move completes forward. Read the owner with listFunctions or the data plane registers before retrying an abort.',
+  },
+  ERR_FNHOST_FENCED: {
+    description:
+      'activate named an import whose old owner, unsure how its TakeOver ended, had already been told this function host would never activate it.',
+    howToSolve:
+      'Nothing to do: the old owner kept the service and this import is dropped. Move the service again once both agents can reach each other.',
   },
   ERR_FNHOST_WRONG_MIGRATION: {
     description: 'A control request names a migration id other than the one in progress for the service.',

@@ -19,11 +19,15 @@ import {
   HAND_OFF_KEY,
   HandOffAssembly,
   MAX_HAND_OFF_PARTS,
+  openFence,
   openHandOff,
+  sealFence,
   sealHandOff,
   splitHandOff,
+  type FenceWord,
   type HandOffContent,
   type HandOffPart,
+  type SealedHandOff,
 } from './hand-off-seal.ts';
 import type { DirectCutoverClaims } from './direct-cutover.ts';
 import type { RequestServer, RouteEntry } from './request-server.ts';
@@ -61,8 +65,14 @@ interface Migration {
   handOffParts?: HandOffAssembly | undefined;
   /** Import: the new owner claims the service itself once the hand-off activated it (beginImport). */
   directCutover?: DirectCutover | undefined;
-  /** Import: the epoch the data plane gave this node on a direct cutover; the state is kept from then on. */
-  claimedEpoch?: number | undefined;
+  /**
+   * Import: the epoch this node holds as the new owner by its own word, given on a direct cutover (the
+   * data plane accepted its CLAIM) or in a fence answer (the old owner was told it activated): the
+   * state is kept from then on.
+   */
+  keptEpoch?: number | undefined;
+  /** Import: the old owner's fence came before the activation, which is refused from then on. */
+  isFenced?: boolean;
   /** Import: set once activated; activate again at the same epoch answers it (the hand-off may come first). */
   activated?: Activated | undefined;
   /** awaitActivation calls waiting for `activated`. */
@@ -71,6 +81,9 @@ interface Migration {
 
 /** Base64 characters of a sealed hand-off per datagram: what is left of one after its JSON fields. */
 const HAND_OFF_PART_CHARS = MAX_DATAGRAM_BYTES - 1024;
+
+/** How often a contest asks the new owner again (UDP may lose the question or the answer). */
+const FENCE_RESEND_MS = 50;
 
 function badRequest(message: string): EdgeShiftError {
   return new EdgeShiftError('ERR_FNHOST_BAD_REQUEST', message);
@@ -81,6 +94,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   readonly #options: ControlHandlersOptions;
   readonly #migrations = new Map<string, Migration>();
   readonly #serviceQueues = new Map<string, Promise<unknown>>();
+  /** Fence questions this host asked as an old owner, by migration id, waiting for their answer. */
+  readonly #contests = new Map<string, { key: string; settle: (word: 'activated' | 'fenced') => void }>();
 
   constructor(server: RequestServer, options: ControlHandlersOptions) {
     this.#server = server;
@@ -149,6 +164,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         return this.#activate(request);
       case 'awaitActivation':
         return this.#awaitActivation(request);
+      case 'contestImport':
+        return this.#contestImport(request);
       case 'handOver':
         return this.#handOver(request);
       case 'resume':
@@ -335,7 +352,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     migration.handOffKey = request.handOffKey;
     migration.handOffParts = undefined;
     migration.directCutover = request.handOffKey === undefined ? undefined : request.directCutover;
-    migration.claimedEpoch = undefined;
+    migration.keptEpoch = undefined;
+    migration.isFenced = false;
     migration.activated = undefined;
     return {};
   }
@@ -366,6 +384,13 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const migration = this.#migrationOf(request.service, request.migrationId);
     // The direct hand-off may have come first: activate at the same epoch then answers the same.
     if (migration.activated?.epoch === request.epoch) return migration.activated;
+    if (migration.isFenced === true) {
+      throw new EdgeShiftError(
+        'ERR_FNHOST_FENCED',
+        `${request.service}: the old owner fenced migration ${request.migrationId} before its activation`,
+        { context: { service: request.service, migrationId: request.migrationId } },
+      );
+    }
     const runtime = this.#importingRuntime(request);
     if (migration.importEpoch !== undefined && request.epoch < migration.importEpoch) {
       throw new EdgeShiftError(
@@ -485,7 +510,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       }
       // Dropped while the CLAIM was out: the agent, which claims the same epoch, settles it.
       if (this.#migrations.get(service) !== migration) return;
-      migration.claimedEpoch = epoch;
+      migration.keptEpoch = epoch;
       const notice = encodeMessage({ cutoverNotice: { service, epoch, token: plan.notice.token } });
       // Sent twice: a lost notice costs the old owner the agents' way round, a duplicate nothing.
       this.#server.sendFrom(service, notice, plan.notice.to);
@@ -499,6 +524,76 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     } catch (err) {
       this.#options.logger.warn('direct cutover failed; the agent decides', { service, migrationId, err });
     }
+  }
+
+  /**
+   * A fence question or answer reached a service port (request-server.ts). The new owner answers the
+   * question at once, so the answer and the activation exclude each other: activated, or fenced and
+   * never activated. The old owner passes an answer to its contest.
+   */
+  acceptFence(fence: SealedHandOff, from: UdpAddress): void {
+    const contest = this.#contests.get(fence.migrationId);
+    if (contest !== undefined) {
+      const word = this.#openFence(contest.key, fence);
+      if (word === 'activated' || word === 'fenced') contest.settle(word);
+      return;
+    }
+    const migration = this.#migrations.get(fence.service);
+    const isForThisImport =
+      migration?.migrationId === fence.migrationId &&
+      migration.direction === 'import' &&
+      migration.importEpoch === fence.epoch;
+    const key = isForThisImport ? migration.handOffKey : undefined;
+    if (migration === undefined || key === undefined || this.#openFence(key, fence) !== 'fence') return;
+    let answer: FenceWord = 'fenced';
+    if (migration.activated?.epoch === fence.epoch) {
+      migration.keptEpoch = fence.epoch;
+      answer = 'activated';
+    } else {
+      migration.isFenced = true;
+    }
+    this.#options.logger.warn('fence answered', {
+      service: fence.service,
+      migrationId: fence.migrationId,
+      answer,
+    });
+    this.#server.sendFrom(fence.service, encodeMessage({ fence: sealFence(key, fence, answer) }), from);
+  }
+
+  #openFence(key: string, fence: SealedHandOff): FenceWord | undefined {
+    try {
+      return openFence(key, fence);
+    } catch (err) {
+      this.#options.logger.warn('fence refused', {
+        service: fence.service,
+        migrationId: fence.migrationId,
+        err,
+      });
+      return undefined;
+    }
+  }
+
+  /** Asks the new owner's function host, every FENCE_RESEND_MS until it answers or `waitMs` is up. */
+  #contestImport(request: RequestOf<'contestImport'>): Promise<FunctionHostResponses['contestImport']> {
+    const { service, migrationId, epoch, handOffKey, waitMs } = request;
+    const newOwner = checkAddress(request.newOwner, 'newOwner');
+    this.#server.runtime(service);
+    const question = encodeMessage({
+      fence: sealFence(handOffKey, { service, migrationId, epoch }, 'fence'),
+    });
+    return new Promise((resolve) => {
+      const ask = (): void => this.#server.sendFrom(service, question, newOwner);
+      const resend = setInterval(ask, FENCE_RESEND_MS);
+      const deadline = setTimeout(() => settle('unknown'), waitMs);
+      const settle = (outcome: FunctionHostResponses['contestImport']['outcome']): void => {
+        clearInterval(resend);
+        clearTimeout(deadline);
+        this.#contests.delete(migrationId);
+        resolve({ outcome });
+      };
+      this.#contests.set(migrationId, { key: handOffKey, settle });
+      ask();
+    });
   }
 
   async #handOver(request: RequestOf<'handOver'>): Promise<FunctionHostResponses['handOver']> {
@@ -531,10 +626,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       this.#migrationOf(request.service, request.migrationId); // throws ERR_FNHOST_WRONG_MIGRATION
     }
     const isThisMigration = current?.migrationId === request.migrationId;
-    if (isThisMigration && current.claimedEpoch !== undefined) {
+    if (isThisMigration && current.keptEpoch !== undefined) {
       throw new EdgeShiftError(
         'ERR_FNHOST_CUT_OVER',
-        `${request.service}: the data plane gave this node epoch ${current.claimedEpoch}; its state stays`,
+        `${request.service}: this node holds epoch ${current.keptEpoch} as the new owner; its state stays`,
         { context: { service: request.service, migrationId: request.migrationId } },
       );
     }
@@ -616,6 +711,14 @@ const REQUEST_FIELDS: Record<Op, Record<string, FieldKind>> = {
   importDelta: { service: 'string', migrationId: 'string', delta: 'bytes' },
   activate: { service: 'string', migrationId: 'string', epoch: 'integer' },
   awaitActivation: { service: 'string', migrationId: 'string', waitMs: 'integer' },
+  contestImport: {
+    service: 'string',
+    migrationId: 'string',
+    epoch: 'integer',
+    newOwner: 'address',
+    handOffKey: 'key',
+    waitMs: 'integer',
+  },
   handOver: { service: 'string', migrationId: 'string', epoch: 'integer', newOwner: 'address' },
   resume: { service: 'string', migrationId: 'string' },
   dropState: { service: 'string', migrationId: 'string' },

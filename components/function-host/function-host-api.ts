@@ -112,6 +112,18 @@ export type FunctionHostRequest =
    * `waitMs` without it: a long poll, so that the channel never sees a call outlive its deadline.
    */
   | ({ readonly op: 'awaitActivation'; readonly waitMs: number } & MigrationRef)
+  /**
+   * On the old owner, after a TakeOver that ended with no answer: asks the new owner's function host,
+   * sealed under the move's hand-off key, whether it activated the import at `epoch`; when it had not,
+   * it never will. 'unknown' when no answer came within `waitMs`.
+   */
+  | ({
+      readonly op: 'contestImport';
+      readonly epoch: number;
+      readonly newOwner: UdpAddress;
+      readonly handOffKey: string;
+      readonly waitMs: number;
+    } & MigrationRef)
   | ({ readonly op: 'handOver'; readonly epoch: number; readonly newOwner: UdpAddress } & MigrationRef)
   | ({
       readonly op: 'resume';
@@ -185,6 +197,7 @@ export interface FunctionHostResponses {
   importDelta: Record<string, never>;
   activate: Activated;
   awaitActivation: { readonly activated?: Activated };
+  contestImport: { readonly outcome: 'activated' | 'fenced' | 'unknown' };
   handOver: HandedOver;
   resume: { readonly processedBufferedRequests: number };
   dropState: Record<string, never>;

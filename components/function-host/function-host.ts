@@ -82,6 +82,7 @@ export async function startFunctionHost(
     callTimeoutMs: config.callTimeoutMs,
     callAttempts: config.callAttempts,
     onHandOff: (handOff) => control.acceptHandOff(handOff),
+    onFence: (fence, from) => control.acceptFence(fence, from),
     logger,
   });
   // The channel serves the handlers and the handlers hand out the channel: each refers to the other lazily.

@@ -39,8 +39,11 @@ export function newHandOffKey(): string {
   return randomBytes(32).toString('hex');
 }
 
-function associatedData({ service, migrationId, epoch }: HandOffRef): Buffer {
-  return Buffer.from(JSON.stringify([service, migrationId, epoch]), 'utf8');
+/** What a sealed message is for: bound into it, so that one never opens as the other. */
+type Purpose = 'hand-off' | 'fence';
+
+function associatedData(purpose: Purpose, { service, migrationId, epoch }: HandOffRef): Buffer {
+  return Buffer.from(JSON.stringify([purpose, service, migrationId, epoch]), 'utf8');
 }
 
 function keyBytes(key: string): Buffer {
@@ -49,18 +52,10 @@ function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'hex');
 }
 
-export function sealHandOff(key: string, ref: HandOffRef, content: HandOffContent): SealedHandOff {
+function seal(key: string, purpose: Purpose, ref: HandOffRef, plain: readonly Uint8Array[]): SealedHandOff {
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv(CIPHER, keyBytes(key), iv).setAAD(associatedData(ref));
-  const checksum = Buffer.from(content.stateChecksum, 'utf8');
-  const length = Buffer.alloc(2);
-  length.writeUInt16BE(checksum.byteLength, 0);
-  const body = Buffer.concat([
-    cipher.update(length),
-    cipher.update(checksum),
-    cipher.update(content.delta),
-    cipher.final(),
-  ]);
+  const cipher = createCipheriv(CIPHER, keyBytes(key), iv).setAAD(associatedData(purpose, ref));
+  const body = Buffer.concat([...plain.map((bytes) => cipher.update(bytes)), cipher.final()]);
   const sealed = Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
   return { service: ref.service, migrationId: ref.migrationId, epoch: ref.epoch, sealed };
 }
@@ -69,28 +64,59 @@ function badHandOff(message: string, ref: HandOffRef): EdgeShiftError {
   return new EdgeShiftError('ERR_FNHOST_BAD_HAND_OFF', message, { context: { ...ref } });
 }
 
-/** Opens a sealed hand-off; anything altered, or sealed under another key or reference, throws. */
-export function openHandOff(key: string, handOff: SealedHandOff): HandOffContent {
-  const bytes = Buffer.from(handOff.sealed, 'base64');
-  if (bytes.byteLength < IV_BYTES + TAG_BYTES + 2) throw badHandOff('sealed hand-off too short', handOff);
+/** The plain bytes of a sealed message; anything altered, or sealed under another key, reference or purpose, throws. */
+function open(key: string, purpose: Purpose, message: SealedHandOff): Buffer {
+  const bytes = Buffer.from(message.sealed, 'base64');
+  if (bytes.byteLength < IV_BYTES + TAG_BYTES) throw badHandOff(`sealed ${purpose} too short`, message);
   const decipher = createDecipheriv(CIPHER, keyBytes(key), bytes.subarray(0, IV_BYTES))
-    .setAAD(associatedData(handOff))
+    .setAAD(associatedData(purpose, message))
     .setAuthTag(bytes.subarray(bytes.byteLength - TAG_BYTES));
-  let plain: Buffer;
   try {
-    plain = Buffer.concat([
+    return Buffer.concat([
       decipher.update(bytes.subarray(IV_BYTES, bytes.byteLength - TAG_BYTES)),
       decipher.final(),
     ]);
   } catch {
-    throw badHandOff('hand-off does not authenticate under this migration key', handOff);
+    throw badHandOff(`${purpose} does not authenticate under this migration key`, message);
   }
+}
+
+export function sealHandOff(key: string, ref: HandOffRef, content: HandOffContent): SealedHandOff {
+  const checksum = Buffer.from(content.stateChecksum, 'utf8');
+  const length = Buffer.alloc(2);
+  length.writeUInt16BE(checksum.byteLength, 0);
+  return seal(key, 'hand-off', ref, [length, checksum, content.delta]);
+}
+
+/** Opens a sealed hand-off; anything altered, or sealed under another key or reference, throws. */
+export function openHandOff(key: string, handOff: SealedHandOff): HandOffContent {
+  const plain = open(key, 'hand-off', handOff);
+  if (plain.byteLength < 2) throw badHandOff('sealed hand-off too short', handOff);
   const checksumEnd = 2 + plain.readUInt16BE(0);
   if (checksumEnd > plain.byteLength) throw badHandOff('hand-off checksum length out of range', handOff);
   return {
     stateChecksum: plain.toString('utf8', 2, checksumEnd),
     delta: new Uint8Array(plain.subarray(checksumEnd)),
   };
+}
+
+/**
+ * A fence exchange (control-handlers.ts): the old owner asks whether the import was activated
+ * ('fence'); the new owner answers 'activated', or 'fenced' after which it never activates it.
+ */
+export type FenceWord = 'fence' | 'activated' | 'fenced';
+
+const FENCE_WORDS: readonly FenceWord[] = ['fence', 'activated', 'fenced'];
+
+export function sealFence(key: string, ref: HandOffRef, word: FenceWord): SealedHandOff {
+  return seal(key, 'fence', ref, [Buffer.from(word, 'utf8')]);
+}
+
+export function openFence(key: string, message: SealedHandOff): FenceWord {
+  const word = open(key, 'fence', message).toString('utf8');
+  const known = FENCE_WORDS.find((candidate) => candidate === word);
+  if (known === undefined) throw badHandOff('a fence says nothing known', message);
+  return known;
 }
 
 /** One datagram's share of a sealed hand-off: `sealed` is part `part` (from 0) of `parts`. */

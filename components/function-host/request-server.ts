@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import { DownstreamClient } from './downstream-client.ts';
 import type { FunctionRole, UdpAddress } from './function-host-api.ts';
 import type { FunctionDefinition } from './function-loader.ts';
-import type { HandOffPart } from './hand-off-seal.ts';
+import type { HandOffPart, SealedHandOff } from './hand-off-seal.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
 import { forwardedRequest, ServiceRuntime } from './service-runtime.ts';
 
@@ -45,6 +45,8 @@ export interface RequestServerOptions {
   readonly callAttempts: number;
   /** A sealed hand-off reached a service port (the control handlers open and apply it). */
   readonly onHandOff?: (handOff: HandOffPart) => void;
+  /** A fence question or answer between the function hosts of a move (control-handlers.ts). */
+  readonly onFence?: (fence: SealedHandOff, from: UdpAddress) => void;
   readonly logger: Logger;
 }
 
@@ -246,6 +248,10 @@ export class RequestServer {
     }
     if (datagram.kind === 'handOff') {
       this.#options.onHandOff?.(datagram.handOff);
+      return;
+    }
+    if (datagram.kind === 'fence') {
+      this.#options.onFence?.(datagram.fence, from);
       return;
     }
     if (datagram.kind === 'cutoverNotice') {

@@ -3,7 +3,7 @@
 // node that owns the service. Parsed and validated here once; everything inward sees typed values.
 // A forwarded request (old owner → new owner during a migration) carries the client's address in
 // `replyTo`, so the new owner answers the client directly and the data plane maps the reply to the VIP.
-import { MAX_HAND_OFF_PARTS, type HandOffPart } from './hand-off-seal.ts';
+import { MAX_HAND_OFF_PARTS, type HandOffPart, type SealedHandOff } from './hand-off-seal.ts';
 
 export interface FunctionRequest {
   /** Unique per client and request (e.g. "<clientId>:<sequence>"): the key of duplicate detection. */
@@ -141,9 +141,18 @@ export interface HandOffDatagram {
   readonly handOff: HandOffPart;
 }
 
+/**
+ * Between the two function hosts of a move whose TakeOver ended with no answer: the old owner's
+ * question and the new owner's answer, sealed under the move's hand-off key (sealFence).
+ */
+export interface FenceDatagram {
+  readonly fence: SealedHandOff;
+}
+
 export type Datagram =
   | { readonly kind: 'request'; readonly request: FunctionRequest }
   | { readonly kind: 'handOff'; readonly handOff: HandOffPart }
+  | { readonly kind: 'fence'; readonly fence: SealedHandOff }
   | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number }
   | {
       readonly kind: 'cutoverNotice';
@@ -162,14 +171,25 @@ function parseServiceEpoch(
   return { ok: true, value: { service: value.service, epoch: value.epoch as number, rest: value } };
 }
 
-function parseHandOff(value: unknown): Parsed<Datagram> {
-  const header = parseServiceEpoch(value, 'handOff');
+function parseSealed(
+  value: unknown,
+  name: string,
+): Parsed<SealedHandOff & { rest: Record<string, unknown> }> {
+  const header = parseServiceEpoch(value, name);
   if (!header.ok) return header;
   const { service, epoch, rest } = header.value;
-  const { migrationId, sealed, part, parts } = rest;
+  const { migrationId, sealed } = rest;
   if (typeof migrationId !== 'string' || migrationId.length === 0 || typeof sealed !== 'string') {
-    return { ok: false, reason: 'handOff must carry migrationId and sealed strings' };
+    return { ok: false, reason: `${name} must carry migrationId and sealed strings` };
   }
+  return { ok: true, value: { service, migrationId, epoch, sealed, rest } };
+}
+
+function parseHandOff(value: unknown): Parsed<Datagram> {
+  const header = parseSealed(value, 'handOff');
+  if (!header.ok) return header;
+  const { service, migrationId, epoch, sealed, rest } = header.value;
+  const { part, parts } = rest;
   const isPartOf =
     Number.isInteger(parts) &&
     Number.isInteger(part) &&
@@ -191,8 +211,17 @@ function parseHandOff(value: unknown): Parsed<Datagram> {
 export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
-  const { handOverComplete, cutoverNotice, handOff } = json.value;
+  const { handOverComplete, cutoverNotice, handOff, fence } = json.value;
   if (handOff !== undefined) return parseHandOff(handOff);
+  if (fence !== undefined) {
+    const sealed = parseSealed(fence, 'fence');
+    if (!sealed.ok) return sealed;
+    const { service, migrationId, epoch } = sealed.value;
+    return {
+      ok: true,
+      value: { kind: 'fence', fence: { service, migrationId, epoch, sealed: sealed.value.sealed } },
+    };
+  }
   if (handOverComplete !== undefined) {
     const marker = parseServiceEpoch(handOverComplete, 'handOverComplete');
     if (!marker.ok) return marker;
@@ -213,7 +242,7 @@ export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
 }
 
 export function encodeMessage(
-  message: FunctionRequest | FunctionReply | HandOverMarker | CutoverNotice | HandOffDatagram,
+  message: FunctionRequest | FunctionReply | HandOverMarker | CutoverNotice | HandOffDatagram | FenceDatagram,
 ): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }

@@ -459,6 +459,47 @@ describe('agent/migration/source-migration', function () {
       assertNoneLostOrDuplicated(current, sent);
     });
 
+    it('reconfiguration: completes forward when the link is cut after the target cut over; the function hosts settle it', async () => {
+      nodes = await startTwoNodes({ cutover: 'reconfiguration', proxied: true });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 40);
+      // The target's route is set as the link goes down: no answer to TakeOver, no Abort gets through.
+      current.hostB.faults.setRoute = () => current.proxy?.cut();
+      const result = await current.agentA.migrate(STATEFUL.name);
+      sent.push(...sendBurst(current, 'after', 20));
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.deepEqual(current.hostA.contests, ['activated'], "node-b's function host had activated");
+      assert.equal(current.hostA.role(STATEFUL.name), 'forwarding', 'node-a handed over');
+      assert.equal(current.hostB.role(STATEFUL.name), 'owner', 'node-b owns the service');
+      assertNoneLostOrDuplicated(current, sent);
+    });
+
+    it('reconfiguration: resumes when the link is cut before the target activated; its function host is fenced', async () => {
+      nodes = await startTwoNodes({ cutover: 'reconfiguration', proxied: true });
+      const current = nodes;
+      current.hostB.acceptsHandOffs = false;
+      const sent = sendBurst(current, 'before', 40);
+      // TakeOver never reaches the target.
+      current.hostA.faults.freeze = () => {
+        sent.push(...sendBurst(current, 'frozen', 10));
+        current.proxy?.cut();
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move aborts');
+      assert.deepEqual(current.hostA.contests, ['fenced']);
+      assert.equal(current.hostA.role(STATEFUL.name), 'owner', 'node-a resumed');
+      await assert.rejects(
+        current.hostB.call(
+          { op: 'activate', service: STATEFUL.name, migrationId: result.migrationId, epoch: 2 },
+          0,
+        ),
+        /fenced/,
+        'node-b can no longer activate the move',
+      );
+      assertNoneLostOrDuplicated(current, sent);
+      assert.deepEqual(current.hostB.processed, [], 'node-b processed nothing');
+    });
+
     it('aborts when the activated state differs from the source state', async () => {
       nodes = await startTwoNodes({ cutover: 'reconfiguration' });
       const current = nodes;

@@ -44,6 +44,8 @@ interface ServiceSim {
   notice?: HandOverOnNotice;
   handedOver?: number;
   route?: { owner: UdpAddress; epoch: number };
+  /** Import: the old owner's fence came before the activation, which it refuses from then on. */
+  isFenced?: boolean;
   /** Import: the direct hand-off key and epoch from beginImport, and the awaitActivation calls waiting. */
   handOff?: { key: string; epoch: number; migrationId: string } | undefined;
   activationWaiters: ((activated: Activated) => void)[];
@@ -98,6 +100,8 @@ export class InMemoryFunctionHost implements FunctionHostControl {
   readonly endpoint: UdpAddress;
   /** Every op called, in order. */
   readonly calls: Op[] = [];
+  /** What each contestImport found out, in order. */
+  readonly contests: string[] = [];
   /** The direct cutovers beginImport asked for, in order (this double never claims by itself). */
   readonly directCutovers: DirectCutover[] = [];
   /** Request ids processed here, in order. */
@@ -219,6 +223,25 @@ export class InMemoryFunctionHost implements FunctionHostControl {
     );
   }
 
+  /**
+   * The old owner's fence question, as the function host answers it: 'activated' when the import is
+   * active at that epoch (its state is then kept), else 'fenced' and no activation from then on.
+   */
+  answerFence(
+    service: string,
+    migrationId: string,
+    epoch: number,
+    key: string,
+  ): 'activated' | 'fenced' | undefined {
+    const sim = this.sim(service);
+    const expected = sim.handOff;
+    if (expected?.key !== key || expected.migrationId !== migrationId || expected.epoch !== epoch)
+      return undefined;
+    if (sim.activated?.epoch === epoch) return 'activated';
+    sim.isFenced = true;
+    return 'fenced';
+  }
+
   /** A request arriving on the request path. */
   submit(service: string, request: SimulatedRequest): void {
     const sim = this.sim(service);
@@ -307,6 +330,7 @@ export class InMemoryFunctionHost implements FunctionHostControl {
       case 'beginImport':
         if (request.directCutover !== undefined) this.directCutovers.push(request.directCutover);
         sim.role = 'importing';
+        sim.isFenced = false;
         sim.handOff =
           request.handOffKey === undefined
             ? undefined
@@ -326,7 +350,19 @@ export class InMemoryFunctionHost implements FunctionHostControl {
         return {};
       case 'activate':
         if (this.isActiveAt(request)) return { stateChecksum: stateChecksum(sim.state), epoch: sim.epoch };
+        if (sim.isFenced === true) throw new Error('the old owner fenced this import');
         return this.activate(sim, request.epoch, request.delta, request.expectedStateChecksum);
+      case 'contestImport': {
+        const target = hostsByEndpoint.get(endpointKey(request.newOwner));
+        const outcome = target?.answerFence(
+          request.service,
+          request.migrationId,
+          request.epoch,
+          request.handOffKey,
+        );
+        this.contests.push(outcome ?? 'unknown');
+        return { outcome: outcome ?? 'unknown' };
+      }
       case 'awaitActivation':
         throw new Error('awaitActivation is answered by call()');
       case 'handOver': {

@@ -485,6 +485,48 @@ describe('components/function-host/control-handlers', () => {
       });
     });
 
+    describe('a contest after a TakeOver with no answer', () => {
+      const contest = (a: FunctionHost, b: FunctionHost, handOffKey: string, waitMs = 2000) =>
+        a.control.call(
+          {
+            op: 'contestImport',
+            ...HAND_OFF_REF,
+            epoch: 2,
+            newOwner: b.server.serviceAddress(SERVICE),
+            handOffKey,
+            waitMs,
+          },
+          waitMs + 1000,
+        );
+
+      it('fences an import not yet activated: the target then refuses to activate it', async () => {
+        const key = newHandOffKey();
+        const { a, b } = await preparedMove(key);
+        assert.deepEqual(await contest(a, b, key), { outcome: 'fenced' });
+        const activate = { op: 'activate', ...HAND_OFF_REF, epoch: 2 } as const;
+        await rejectsWith(b.control.call(activate, 5000), 'ERR_FNHOST_FENCED');
+        assert.equal(b.server.runtime(SERVICE).role, 'importing');
+      });
+
+      it("finds an activated import the target's: its state is then kept", async () => {
+        const key = newHandOffKey();
+        const { a, b } = await preparedMove(key);
+        const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
+        await freezeWithHandOff(a, b, key);
+        assert.ok((await waiting).activated, 'activated by the hand-off');
+        assert.deepEqual(await contest(a, b, key), { outcome: 'activated' });
+        await rejectsWith(b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000), 'ERR_FNHOST_CUT_OVER');
+        assert.equal(b.server.runtime(SERVICE).role, 'owner');
+      });
+
+      it('gets no answer under another key: unknown, and the target stays free to activate', async () => {
+        const { a, b } = await preparedMove(newHandOffKey());
+        assert.deepEqual(await contest(a, b, newHandOffKey(), 200), { outcome: 'unknown' });
+        const activate = { op: 'activate', ...HAND_OFF_REF, epoch: 2 } as const;
+        assert.equal((await b.control.call(activate, 5000)).epoch, 2);
+      });
+    });
+
     it('ends a wait for activation when the import is dropped', async () => {
       const { b } = await preparedMove(newHandOffKey());
       const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
@@ -635,6 +677,18 @@ describe('components/function-host/control-handlers', () => {
         name: 'beginImport with a direct cutover that never resends its CLAIM',
         input: beginImportWith(0),
         error: 'beginImport: directCutover must be a valid directCutover when given',
+      },
+      {
+        name: 'contestImport without a hand-off key',
+        input: {
+          op: 'contestImport',
+          service: 's',
+          migrationId: 'm',
+          epoch: 2,
+          newOwner: { address: '10.0.0.2', port: 9 },
+          waitMs: 100,
+        },
+        error: 'contestImport: handOffKey must be a valid key',
       },
       { name: 'array', input: [], error: 'request must be an object' },
     ];
