@@ -588,7 +588,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       const settle = (outcome: FunctionHostResponses['contestImport']['outcome']): void => {
         clearInterval(resend);
         clearTimeout(deadline);
-        this.#contests.delete(migrationId);
+        // A later contest of the same move may have taken the entry: leave it to that one.
+        if (this.#contests.get(migrationId)?.settle === settle) this.#contests.delete(migrationId);
         resolve({ outcome });
       };
       this.#contests.set(migrationId, { key: handOffKey, settle });
