@@ -4,7 +4,9 @@
 // function host only through the agents' mutual-TLS link and the token-guarded control channels.
 // The service, migration id and epoch are bound as associated data: a sealed hand-off opens only for
 // the import it was made for. One that does not fit a datagram travels in parts (splitHandOff), which
-// the target puts back together (HandOffAssembly) before it opens them.
+// the target puts back together (HandOffAssembly) before it opens them. The same key seals the fence
+// exchange that settles a take-over whose outcome the source could not learn (sealFence); what a
+// message is for is bound into it too, so a fence never opens as a hand-off.
 // Neighbours: request-wire.ts carries the parts, control-handlers.ts opens them.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 

@@ -6,7 +6,9 @@ import fc from 'fast-check';
 import {
   HandOffAssembly,
   newHandOffKey,
+  openFence,
   openHandOff,
+  sealFence,
   sealHandOff,
   splitHandOff,
   type SealedHandOff,
@@ -88,5 +90,17 @@ describe('components/function-host/hand-off-seal', () => {
         (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_HAND_OFF'),
       );
     }
+  });
+
+  it('opens a fence as the word it was sealed with, and never as a hand-off or the other way round', () => {
+    const key = newHandOffKey();
+    for (const word of ['fence', 'activated', 'fenced'] as const) {
+      assert.equal(openFence(key, sealFence(key, ref, word)), word);
+      refusesToOpen(key, sealFence(key, ref, word));
+    }
+    assert.throws(
+      () => openFence(key, sealHandOff(key, ref, content)),
+      (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_HAND_OFF'),
+    );
   });
 });
