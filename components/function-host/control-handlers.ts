@@ -213,7 +213,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     if (current !== undefined && current.migrationId !== migrationId && start !== undefined) {
       const runtime = this.#server.runtime(service);
       if (runtime.role !== 'frozen') {
-        this.#options.logger.warn('migration replaced', {
+        // An activated import is a finished move nothing else closes here: only an abandoned one is news.
+        const isFinished = current.direction === 'import' && current.activated !== undefined;
+        const level = isFinished ? 'debug' : 'warn';
+        this.#options.logger[level]('migration replaced', {
           service,
           previous: current.migrationId,
           migrationId,

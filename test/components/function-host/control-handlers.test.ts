@@ -535,6 +535,45 @@ describe('components/function-host/control-handlers', () => {
     });
   });
 
+  describe('a move after a move', () => {
+    it('replaces the finished import quietly, and warns only of one left unfinished', async () => {
+      const lines: { level: string; message: string }[] = [];
+      const sink = (line: string): void =>
+        void lines.push(JSON.parse(line) as { level: string; message: string });
+      const a = await start('node-a', 'owner');
+      const b = await startFunctionHost(hostConfig('node-b', 'standby'), {
+        builtins,
+        logger: createLogger('test', { level: 'debug', sink }),
+      });
+      hosts.push(b);
+      await migrate(a, b, () => Promise.resolve(), 2);
+      await b.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-3', chunkBytes: 4096 },
+        5000,
+      );
+      const replaced = () => lines.filter((line) => line.message === 'migration replaced');
+      assert.deepEqual(
+        replaced().map((line) => line.level),
+        ['debug'],
+        'the finished import of m-2',
+      );
+      await b.control.call({ op: 'resume', service: SERVICE, migrationId: 'm-3' }, 5000);
+      await b.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-4', chunkBytes: 4096 },
+        5000,
+      );
+      await b.control.call(
+        { op: 'beginExport', service: SERVICE, migrationId: 'm-5', chunkBytes: 4096 },
+        5000,
+      );
+      assert.deepEqual(
+        replaced().map((line) => line.level),
+        ['debug', 'warn'],
+        'the abandoned export m-4',
+      );
+    });
+  });
+
   describe('misuse', () => {
     it('refuses an unknown service, a wrong migration id and an op in the wrong role', async () => {
       const a = await start('node-a', 'owner');
