@@ -1,7 +1,8 @@
 // A node's UDP socket towards the data plane (P4 switch or reference data plane): sends CLAIMs,
 // receives CLAIM answers and ADVICE. The peer agent keeps one; a function host opens one for the
-// CLAIMs of a direct cutover (data-plane-claim.ts). Packets are encoded and decoded by the shared codec in
-// p4/protocol/; anything that does not decode is dropped here, so listeners see only valid headers.
+// CLAIMs of a direct cutover (components/function-host/direct-cutover.ts). Packets are encoded and
+// decoded by the shared codec in p4/protocol/; anything that does not decode is dropped here, so
+// listeners see only valid headers.
 // Invariant: sequence numbers this link sends increase by one per packet (serial arithmetic wraps).
 import dgram from 'node:dgram';
 
