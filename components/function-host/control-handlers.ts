@@ -304,8 +304,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
     const notice = request.handOverOnNotice;
+    // With the direct hand-off, the new owner may run copies of the waiting requests on its own CLAIM.
     const bufferedRequests = await runtime.freeze(
       notice && { ...notice, newOwner: checkAddress(notice.newOwner, 'handOverOnNotice.newOwner') },
+      request.handOffKey !== undefined,
     );
     // Taken in the same call: the freeze window is the one time a round trip delays requests.
     if (!runtime.store.isTracking) return { bufferedRequests, stateChecksum: runtime.store.checksum() };
@@ -349,7 +351,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const runtime = this.#server.runtime(request.service);
     this.#requireNewerEpoch(runtime, request.epoch, request.op);
     const migration = this.#migrationOf(request.service, request.migrationId, 'import');
-    runtime.beginImport();
+    runtime.beginImport(request.epoch);
     migration.nextChunkIndex = 0;
     migration.importEpoch = request.epoch;
     migration.handOffKey = request.handOffKey;
@@ -518,11 +520,13 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       // Sent twice: a lost notice costs the old owner the agents' way round, a duplicate nothing.
       this.#server.sendFrom(service, notice, plan.notice.to);
       this.#server.sendFrom(service, notice, plan.notice.to);
+      const copiedRequests = this.#server.runtime(service).runCopies();
       this.#options.logger.info('cut over directly', {
         service,
         migrationId,
         epoch,
         claimMs: Math.round((performance.now() - startedMs) * 100) / 100,
+        copiedRequests,
       });
     } catch (err) {
       this.#options.logger.warn('direct cutover failed; the agent decides', { service, migrationId, err });

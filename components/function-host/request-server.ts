@@ -250,6 +250,11 @@ export class RequestServer {
       this.#options.onHandOff?.(datagram.handOff);
       return;
     }
+    if (datagram.kind === 'requestCopy') {
+      const { request, epoch, seq } = datagram;
+      this.#services.get(request.service)?.runtime.acceptCopy(epoch, seq, request);
+      return;
+    }
     if (datagram.kind === 'fence') {
       this.#options.onFence?.(datagram.fence, from);
       return;

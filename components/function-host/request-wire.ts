@@ -149,8 +149,28 @@ export interface FenceDatagram {
   readonly fence: SealedHandOff;
 }
 
+/**
+ * Sent by a frozen source with a direct hand-off to the new owner's service port: a copy of a request
+ * waiting in its freeze (request-copies.ts), numbered from 0 in the order the requests came, with the
+ * client as replyTo. The new owner runs it only once its CLAIM is accepted; the original still follows.
+ */
+export interface RequestCopyDatagram {
+  readonly requestCopy: {
+    readonly service: string;
+    readonly epoch: number;
+    readonly seq: number;
+    readonly request: FunctionRequest;
+  };
+}
+
 export type Datagram =
   | { readonly kind: 'request'; readonly request: FunctionRequest }
+  | {
+      readonly kind: 'requestCopy';
+      readonly epoch: number;
+      readonly seq: number;
+      readonly request: FunctionRequest;
+    }
   | { readonly kind: 'handOff'; readonly handOff: HandOffPart }
   | { readonly kind: 'fence'; readonly fence: SealedHandOff }
   | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number }
@@ -204,15 +224,33 @@ function parseHandOff(value: unknown): Parsed<Datagram> {
   return { ok: true, value: { kind: 'handOff', handOff } };
 }
 
+function parseRequestCopy(value: unknown): Parsed<Datagram> {
+  const header = parseServiceEpoch(value, 'requestCopy');
+  if (!header.ok) return header;
+  const { service, epoch, rest } = header.value;
+  const { seq } = rest;
+  if (!Number.isInteger(seq) || (seq as number) < 0) {
+    return { ok: false, reason: 'requestCopy.seq must be a non-negative integer' };
+  }
+  if (!isRecord(rest.request)) return { ok: false, reason: 'requestCopy.request must be a request' };
+  const request = requestFromRecord(rest.request);
+  if (!request.ok) return { ok: false, reason: `requestCopy.request: ${request.reason}` };
+  if (request.value.service !== service || request.value.replyTo === undefined) {
+    return { ok: false, reason: 'requestCopy.request must be for its service and name replyTo' };
+  }
+  return { ok: true, value: { kind: 'requestCopy', epoch, seq: seq as number, request: request.value } };
+}
+
 /**
- * What a service port receives: a request, the old owner's hand-over marker or its sealed hand-off, or
- * the new owner's notice.
+ * What a service port receives: a request, the old owner's hand-over marker, its sealed hand-off or a
+ * copy of a request waiting in its freeze, or the new owner's notice.
  */
 export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
-  const { handOverComplete, cutoverNotice, handOff, fence } = json.value;
+  const { handOverComplete, cutoverNotice, handOff, fence, requestCopy } = json.value;
   if (handOff !== undefined) return parseHandOff(handOff);
+  if (requestCopy !== undefined) return parseRequestCopy(requestCopy);
   if (fence !== undefined) {
     const sealed = parseSealed(fence, 'fence');
     if (!sealed.ok) return sealed;
@@ -242,7 +280,14 @@ export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
 }
 
 export function encodeMessage(
-  message: FunctionRequest | FunctionReply | HandOverMarker | CutoverNotice | HandOffDatagram | FenceDatagram,
+  message:
+    | FunctionRequest
+    | FunctionReply
+    | HandOverMarker
+    | CutoverNotice
+    | HandOffDatagram
+    | FenceDatagram
+    | RequestCopyDatagram,
 ): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }

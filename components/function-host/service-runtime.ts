@@ -1,6 +1,7 @@
 // One service on one node: its role in a migration (FunctionRole), its epoch, its state, and the
-// request pipeline: duplicate detection, per-key FIFO queues, the freeze buffer, forwarding to a new
-// owner. Driven by the request server (arrivals) and the control handlers (role changes).
+// request pipeline: duplicate detection, per-key FIFO queues, the freeze buffer (copied to the new
+// owner with a direct hand-off, request-copies.ts), forwarding to a new owner. Driven by the request
+// server (arrivals) and the control handlers (role changes).
 // Invariants: a request id is processed at most once; requests with one key run one at a time in
 // arrival order; only the owner processes, and a node that gave up the epoch never does again.
 import { timingSafeEqual } from 'node:crypto';
@@ -15,6 +16,7 @@ import type {
   UdpAddress,
 } from './function-host-api.ts';
 import type { FunctionContext, FunctionDefinition } from './function-loader.ts';
+import { RequestCopies } from './request-copies.ts';
 import { encodeMessage, type FunctionReply, type FunctionRequest } from './request-wire.ts';
 import { StateStore } from './state-store.ts';
 
@@ -95,6 +97,13 @@ export class ServiceRuntime {
   #rejected = 0;
   #handedOverRequests = 0;
   #noticeExpected: HandOverOnNotice | undefined;
+  /** Frozen with a direct hand-off: each waiting request is copied to the new owner (request-copies.ts). */
+  #copyTo: { readonly newOwner: UdpAddress; readonly epoch: number; next: number } | undefined;
+  /** Importing: the old owner's copies of the requests waiting in its freeze. */
+  #copies: RequestCopies | undefined;
+  /** Requests this new owner ran from copies: their forwarded originals are not answered again. */
+  readonly #ranFromCopy = new Set<string>();
+  #copiedRequests = 0;
   #frozenAtMs = 0;
   #lastFrozenMs = 0;
   #noticeHandOvers = 0;
@@ -121,6 +130,11 @@ export class ServiceRuntime {
   /** Hand-overs that a cutoverNotice started (the rest waited for the agent's handOver call). */
   get noticeHandOvers(): number {
     return this.#noticeHandOvers;
+  }
+
+  /** Requests run from the old owner's copies (the rest waited for their forwarded originals). */
+  get copiedRequests(): number {
+    return this.#copiedRequests;
   }
 
   /** How long the last freeze held requests: from freeze() until the service left 'frozen'. */
@@ -173,11 +187,17 @@ export class ServiceRuntime {
 
   /**
    * Stops starting requests; resolves once those in progress have finished, with the buffer size.
-   * With `notice`, the new owner may end the freeze itself by a cutoverNotice carrying that token.
+   * With `notice`, the new owner may end the freeze itself by a cutoverNotice carrying that token; with
+   * `copyWaiting` too, every request that waits in the freeze is also copied to the new owner.
    */
-  async freeze(notice?: HandOverOnNotice): Promise<number> {
+  async freeze(notice?: HandOverOnNotice, copyWaiting = false): Promise<number> {
     this.#transition(['owner'], 'frozen');
     this.#noticeExpected = notice;
+    if (notice !== undefined && copyWaiting) {
+      this.#copyTo = { newOwner: notice.newOwner, epoch: notice.epoch, next: 0 };
+      const waiting = [...this.#queues.values()].flat().sort((a, b) => a.sequence - b.sequence);
+      for (const item of waiting) this.#sendCopy(item);
+    }
     await this.#whenIdle();
     return this.#queuedCount;
   }
@@ -252,9 +272,13 @@ export class ServiceRuntime {
     this.#forwardTo = owner;
   }
 
-  beginImport(): void {
+  /** Starts importing the state for `epoch`; copies of the old owner's waiting requests are kept for it. */
+  beginImport(epoch: number): void {
     this.#transition(['standby', 'forwarding', 'importing'], 'importing');
     this.store.clear();
+    this.#copies?.close();
+    this.#copies = new RequestCopies(epoch, this.#options.maxBufferedRequests);
+    this.#ranFromCopy.clear();
   }
 
   /** The imported state becomes the owner at `epoch`; direct arrivals wait for the hand-over marker. */
@@ -278,7 +302,26 @@ export class ServiceRuntime {
 
   /** The old owner's marker: everything it buffered has been forwarded, so direct arrivals may run. */
   handOverComplete(epoch: number): void {
-    if (epoch === this.#epoch && this.#held !== undefined) this.#releaseHold();
+    if (epoch !== this.#epoch) return;
+    this.#copies?.close();
+    if (this.#held !== undefined) this.#releaseHold();
+  }
+
+  /** The old owner's copy `seq` of a request waiting in its freeze, for the import at `epoch`. */
+  acceptCopy(epoch: number, seq: number, request: FunctionRequest): void {
+    if (this.#copies?.epoch !== epoch) return;
+    for (const runnable of this.#copies.add(seq, request)) this.#runCopy(runnable);
+  }
+
+  /**
+   * This node's CLAIM of the activated import was accepted: the old owner's copies run now, and later
+   * ones as they come. Returns how many ran now.
+   */
+  runCopies(): number {
+    if (this.#role !== 'owner') return 0;
+    const runnable = this.#copies?.release() ?? [];
+    for (const request of runnable) this.#runCopy(request);
+    return runnable.length;
   }
 
   /**
@@ -288,6 +331,8 @@ export class ServiceRuntime {
    */
   async deactivate(epoch: number): Promise<number> {
     this.#transition(['owner'], 'standby');
+    // Copies are never answered here: their originals are still the old owner's.
+    this.#copies?.close();
     await this.#whenIdle();
     const items = this.#takeAllQueued();
     for (const item of items) {
@@ -306,6 +351,7 @@ export class ServiceRuntime {
   dropState(): void {
     this.#requireRole(['forwarding', 'importing', 'standby'], 'dropState');
     this.store.clear();
+    this.#copies?.close();
     if (this.#role === 'importing') this.#transition(['importing'], 'standby');
   }
 
@@ -318,8 +364,9 @@ export class ServiceRuntime {
   #transition(from: readonly FunctionRole[], to: FunctionRole): void {
     this.#requireRole(from, `${this.#role} -> ${to}`);
     if (this.#role === 'frozen') {
-      // A notice is only ever awaited in the freeze it was given with.
+      // A notice is only ever awaited, and requests only copied, in the freeze they were given with.
       this.#noticeExpected = undefined;
+      this.#copyTo = undefined;
       this.#lastFrozenMs = performance.now() - this.#frozenAtMs;
     }
     if (to === 'frozen') this.#frozenAtMs = performance.now();
@@ -346,6 +393,9 @@ export class ServiceRuntime {
   }
 
   #accept(request: FunctionRequest, replyTo: UdpAddress): void {
+    // The original of a request run from its copy: the client has had its one answer. Only the first
+    // is silenced: a client's retry that an old owner forwards later gets the recorded reply again.
+    if (request.replyTo !== undefined && this.#ranFromCopy.delete(request.id)) return;
     const original = this.#dedupe.find(request.key, request.id);
     if (original !== undefined) {
       this.#duplicates += 1;
@@ -376,6 +426,28 @@ export class ServiceRuntime {
       return;
     }
     this.#enqueue(item);
+    if (this.#role === 'frozen') this.#sendCopy(item);
+  }
+
+  #sendCopy(item: QueuedRequest): void {
+    const copyTo = this.#copyTo;
+    const request = copyTo && forwardedRequest(item.request, item.replyTo);
+    if (copyTo === undefined || request === undefined) return;
+    const { epoch, newOwner } = copyTo;
+    const copy = { service: this.name, epoch, seq: copyTo.next, request };
+    copyTo.next += 1;
+    this.#options.send(encodeMessage({ requestCopy: copy }), newOwner);
+  }
+
+  /** Runs a copy as the forwarded request it is; one not run here is left to its original. */
+  #runCopy(request: FunctionRequest): void {
+    const { id, key, replyTo } = request;
+    const isKnown = this.#pendingIds.has(id) || this.#dedupe.find(key, id) !== undefined;
+    const isFull = this.#queuedCount >= this.#options.maxBufferedRequests;
+    if (isKnown || isFull || replyTo === undefined) return;
+    this.#accept(request, replyTo);
+    this.#ranFromCopy.add(id);
+    this.#copiedRequests += 1;
   }
 
   #enqueue(item: QueuedRequest): void {

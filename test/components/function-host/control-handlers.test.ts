@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
 
 import { hasErrorCode, type ErrorCode } from '../../../components/common/errors.ts';
 import { createLogger } from '../../../components/common/logger.ts';
@@ -10,7 +11,7 @@ import type { FunctionModule } from '../../../components/function-host/function-
 import type { RouteEntry } from '../../../components/function-host/request-server.ts';
 import { StateStore } from '../../../components/function-host/state-store.ts';
 import { newHandOffKey } from '../../../components/function-host/hand-off-seal.ts';
-import { FakeDataPlane } from '../../agent/support/fake-data-plane.ts';
+import { FakeDataPlane, type OwnerEntry } from '../../agent/support/fake-data-plane.ts';
 import { until } from '../../agent/support/until.ts';
 import { counterFunction } from './helpers/test-functions.ts';
 import { UdpTestClient } from './helpers/udp-client.ts';
@@ -440,26 +441,39 @@ describe('components/function-host/control-handlers', () => {
         dataPlane = undefined;
       });
 
-      /** node-b claims at the fake data plane as node 2 and notifies node-a's service port. */
-      async function directMove(owner?: { nodeId: number; epoch: number }): Promise<{
-        a: FunctionHost;
-        b: FunctionHost;
-        plane: FakeDataPlane;
-      }> {
+      /**
+       * node-b claims at the fake data plane as node 2 and notifies node-a's service port (or `noticeTo`);
+       * a silent data plane answers no CLAIM until the test makes it speak.
+       */
+      async function directMove(
+        options: { owner?: OwnerEntry; noticeTo?: UdpAddress; isSilent?: boolean } = {},
+      ): Promise<{ a: FunctionHost; b: FunctionHost; plane: FakeDataPlane }> {
         const plane = await FakeDataPlane.start();
         dataPlane = plane;
-        plane.setOwner(1, owner ?? { nodeId: 1, epoch: 1 });
+        plane.setOwner(1, options.owner ?? { nodeId: 1, epoch: 1 });
+        plane.isSilent = options.isSilent ?? false;
         const key = newHandOffKey();
         const { a, b } = await preparedMove(key, (source) => ({
           dataPlane: { address: '127.0.0.1', port: plane.port },
           nodeNumber: 2,
           serviceId: 1,
-          notice: { token: TOKEN, to: source.server.serviceAddress(SERVICE) },
+          notice: { token: TOKEN, to: options.noticeTo ?? source.server.serviceAddress(SERVICE) },
           claimTimeoutMs: 2000,
           retransmitMs: 50,
         }));
         await freezeWithHandOff(a, b, key);
         return { a, b, plane };
+      }
+
+      /** Sends `count` requests to the frozen source; each waits there, and its copy goes to node-b. */
+      async function waitInTheFreeze(a: FunctionHost, count: number): Promise<UdpTestClient> {
+        const client = await openClient();
+        for (let n = 0; n < count; n += 1) {
+          const request = { id: `frozen-${n}`, key: `frozen-key-${n % 3}`, body: n, service: SERVICE };
+          client.send(a.server.serviceAddress(SERVICE), request);
+        }
+        await until(() => a.server.runtime(SERVICE).inflightRequests === count, 'the requests wait');
+        return client;
       }
 
       it('claims the service and ends the source freeze itself; the claimed state is then kept', async () => {
@@ -474,8 +488,62 @@ describe('components/function-host/control-handlers', () => {
         assert.equal(b.server.runtime(SERVICE).role, 'owner', 'the refused dropState changed nothing');
       });
 
+      it("runs the source's copies of the requests waiting in its freeze once its CLAIM is accepted, and answers their originals never again", async () => {
+        // The notice goes to a port nobody reads: the source stays frozen and forwards nothing.
+        const unheard = dgram.createSocket('udp4');
+        after(() => unheard.close());
+        await new Promise<void>((resolve) => unheard.bind(0, '127.0.0.1', resolve));
+        const noticeTo = { address: '127.0.0.1', port: unheard.address().port };
+        const { a, b, plane } = await directMove({ noticeTo, isSilent: true });
+        const client = await waitInTheFreeze(a, 9);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(client.replies.length, 0, 'no copy runs before the CLAIM is accepted');
+        plane.isSilent = false;
+        const replies = await client.waitForReplies(9, 5000);
+        assert.equal(a.server.runtime(SERVICE).role, 'frozen', 'answered while the source never heard');
+        assert.deepEqual(
+          replies.map(({ reply }) => [reply.id, reply.node, reply.ok]),
+          Array.from({ length: 9 }, (_, n) => [`frozen-${n}`, 'node-b', true]),
+        );
+        assert.equal(b.server.runtime(SERVICE).copiedRequests, 9);
+        const handOver = {
+          op: 'handOver',
+          ...HAND_OFF_REF,
+          epoch: 2,
+          newOwner: b.server.serviceAddress(SERVICE),
+        } as const;
+        assert.equal((await a.control.call(handOver, 5000)).forwardedRequests, 9);
+        await until(() => b.server.runtime(SERVICE).summary().bufferedRequests === 0, 'the hold ends');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(client.replies.length, 9, 'one answer per request');
+        assert.equal(b.server.runtime(SERVICE).summary().processedRequests, 9);
+        // A client's retry, forwarded by the old owner, still gets the recorded answer.
+        client.send(a.server.serviceAddress(SERVICE), {
+          id: 'frozen-0',
+          key: 'frozen-key-0',
+          body: 0,
+          service: SERVICE,
+        });
+        const [retry] = (await client.waitForReplies(10, 5000)).slice(9);
+        assert.deepEqual([retry?.reply.id, retry?.bytes], ['frozen-0', replies[0]?.bytes]);
+      });
+
+      it('runs no copy when its CLAIM is refused: the source resumes and answers each request once', async () => {
+        const { a, b, plane } = await directMove({ owner: { nodeId: 3, epoch: 5 } });
+        const client = await waitInTheFreeze(a, 6);
+        await until(() => plane.received.length > 0, 'the CLAIM was answered');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(b.server.runtime(SERVICE).copiedRequests, 0);
+        await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+        await a.control.call({ op: 'resume', ...HAND_OFF_REF }, 5000);
+        const replies = await client.waitForReplies(6, 5000);
+        assert.deepEqual(new Set(replies.map(({ reply }) => reply.node)), new Set(['node-a']));
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.equal(client.replies.length, 6, 'one answer per request');
+      });
+
       it('leaves a refused CLAIM to the agent: no notice, and the activation can still be undone', async () => {
-        const { a, b, plane } = await directMove({ nodeId: 3, epoch: 5 });
+        const { a, b, plane } = await directMove({ owner: { nodeId: 3, epoch: 5 } });
         await until(() => plane.received.length > 0, 'the CLAIM reached the data plane');
         await new Promise((resolve) => setTimeout(resolve, 100));
         assert.equal(a.server.runtime(SERVICE).role, 'frozen', 'the source still waits');

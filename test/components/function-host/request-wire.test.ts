@@ -25,4 +25,35 @@ describe('components/function-host/request-wire', () => {
       assert.match(parsed.ok ? '' : parsed.reason, /handOff must be part 0\.\.parts-1/);
     });
   }
+
+  const request = {
+    id: 'c:7',
+    service: 'sensor-stats',
+    key: 's-1',
+    body: { v: 1 },
+    replyTo: { address: '127.0.0.1', port: 4000 },
+    hops: 1,
+  };
+  const copy = { service: 'sensor-stats', epoch: 2, seq: 4, request };
+
+  it('reads the copy of a request waiting in a freeze', () => {
+    assert.deepEqual(parseDatagram(encodeMessage({ requestCopy: copy })), {
+      ok: true,
+      value: { kind: 'requestCopy', epoch: 2, seq: 4, request },
+    });
+  });
+
+  for (const [name, bad, reason] of [
+    ['a negative number', { ...copy, seq: -1 }, /seq must be a non-negative integer/],
+    ['no epoch', { ...copy, epoch: undefined }, /requestCopy must be \{service/],
+    ['a request with no id', { ...copy, request: { ...request, id: '' } }, /request: id must be/],
+    ['a request for another service', { ...copy, request: { ...request, service: 'x' } }, /its service/],
+    ['no client to answer', { ...copy, request: { ...request, replyTo: undefined } }, /name replyTo/],
+  ] as const) {
+    it(`refuses a request copy with ${name}`, () => {
+      const parsed = parseDatagram(Buffer.from(JSON.stringify({ requestCopy: bad })));
+      assert.equal(parsed.ok, false);
+      assert.match(parsed.ok ? '' : parsed.reason, reason);
+    });
+  }
 });
