@@ -1,8 +1,9 @@
-// The CPU weight of the peer agent while a snapshot streams (source-migration.ts, target-migrations.ts).
-// A move's bulk (chunks through TLS, checksums, the import calls) is background work that competes
-// with the function host's requests for the node's cores; the freeze window that follows is not, and
-// both agents are on its path. So the agent lowers its weight for the stream only, and restores it
-// before the freeze.
+// The CPU weight of the peer agent while no request waits on it (source-migration.ts,
+// target-migrations.ts). A move's bulk (chunks through TLS, checksums, the import calls) is background
+// work that competes with the function host's requests for the node's cores. So is the whole of an
+// in-network move with the direct hand-off: the function hosts cut over between themselves, and both
+// agents only confirm it. Where the freeze window's path runs through both agents (reconfiguration, or
+// no direct hand-off), the agent lowers its weight for the stream only and restores it before the freeze.
 // Linux shares the CPU between autogroups (one per session, with autogroup scheduling on) before it
 // weighs nice values inside them, and lets a process set its autogroup's nice to any value from 0 up,
 // back and forth, where its own nice could not come back down without privilege. So this works where
@@ -16,10 +17,15 @@ const AUTOGROUP_PATH = '/proc/self/autogroup';
 export interface StreamPriority {
   /** Runs `work` at the stream's lower weight; the weight comes back when no stream runs any more. */
   during<T>(work: () => Promise<T>): Promise<T>;
+  /** Lowers the weight as during() does, until the returned release is called (again: no effect). */
+  lower(): () => void;
 }
 
 /** Runs the work as it is (no autogroup of its own, or nothing asked). */
-export const UNCHANGED_PRIORITY: StreamPriority = { during: (work) => work() };
+export const UNCHANGED_PRIORITY: StreamPriority = {
+  during: (work) => work(),
+  lower: () => () => undefined,
+};
 
 /** Session id and parent pid from /proc/self/stat (fields 4 and 6, counted after the command name). */
 function sessionAndParent(): { session: number; parent: number } | undefined {
@@ -70,14 +76,24 @@ class SessionStreamPriority implements StreamPriority {
   }
 
   async during<T>(work: () => Promise<T>): Promise<T> {
-    this.#streams += 1;
-    if (this.#streams === 1) this.#set(this.#streamNice);
+    const release = this.lower();
     try {
       return await work();
     } finally {
+      release();
+    }
+  }
+
+  lower(): () => void {
+    this.#streams += 1;
+    if (this.#streams === 1) this.#set(this.#streamNice);
+    let isReleased = false;
+    return () => {
+      if (isReleased) return;
+      isReleased = true;
       this.#streams -= 1;
       if (this.#streams === 0) this.#set(this.#baseNice);
-    }
+    };
   }
 
   #set(nice: number): void {

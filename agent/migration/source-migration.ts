@@ -183,7 +183,11 @@ export class SourceMigration {
 
   /** Runs the migration to COMMITTED or ABORTED; never rejects. */
   async execute(): Promise<MigrationResult> {
-    const startedMs = this.deps.clock.nowMs();
+    const { plan, deps } = this;
+    const startedMs = deps.clock.nowMs();
+    // The function hosts cut an in-network move over between themselves: no request waits on this agent.
+    const isOffRequestPath = deps.settings.directHandOff && plan.cutover === 'in-network';
+    const release = isOffRequestPath ? deps.streamPriority.lower() : undefined;
     let abortReason: MigrationResult['abortReason'];
     try {
       await this.moveUntilCutover();
@@ -196,7 +200,11 @@ export class SourceMigration {
         await this.abort(err);
       }
     }
-    if (this.run.isPastCutover) await this.completeForward();
+    try {
+      if (this.run.isPastCutover) await this.completeForward();
+    } finally {
+      release?.();
+    }
     return this.result(startedMs, abortReason);
   }
 

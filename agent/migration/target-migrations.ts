@@ -87,6 +87,8 @@ interface TargetSession {
   chunksReceived: number;
   bytesReceived: number;
   lastDeltaRound: number;
+  /** Restores the agent's CPU weight, lowered for a move its function host cuts over itself. */
+  releaseWeight?: () => void;
 }
 
 /** How long one awaitActivation call waits before the agent asks again. */
@@ -169,13 +171,17 @@ export class TargetMigrations {
     };
     this.sessions.set(request.migration_id, session);
     const direct = request.direct_hand_off;
+    const directCutover = direct === undefined ? {} : this.directCutoverOf(info, direct);
+    // The function host cuts over itself: no request waits on this agent for the rest of the move.
+    if (directCutover.directCutover !== undefined)
+      session.releaseWeight = this.options.streamPriority.lower();
     try {
       await this.callHost({
         op: 'beginImport',
         service: request.service,
         migrationId: request.migration_id,
         epoch: request.epoch,
-        ...(direct === undefined ? {} : { handOffKey: direct.key, ...this.directCutoverOf(info, direct) }),
+        ...(direct === undefined ? {} : { handOffKey: direct.key, ...directCutover }),
       });
     } catch (err) {
       await this.abortLocally(session, 'beginImport failed');
@@ -600,6 +606,7 @@ export class TargetMigrations {
 
   private finish(session: TargetSession): void {
     if (session.idleTimer !== undefined) this.options.clock.clearTimer(session.idleTimer);
+    session.releaseWeight?.();
     if (session.run.state === S.COMMITTED) this.options.onCommitted?.(session.run.identity.migrationId);
     this.sessions.delete(session.run.identity.migrationId);
     this.finished.set(session.run.identity.migrationId, session.run.state);

@@ -10,6 +10,7 @@ const FIXTURE = fileURLToPath(new URL('./fixtures/stream-priority.ts', import.me
 interface Reported {
   readonly before?: number;
   readonly during?: number;
+  readonly held?: number;
   readonly after?: number;
 }
 
@@ -39,13 +40,13 @@ function runInSharedSession(nice: number): Promise<Reported> {
 }
 
 describe('agent/cpu-priority', () => {
-  it('in a session of its own, lowers the session weight during the work and restores it after', async () => {
+  it('in a session of its own, lowers the session weight during the work and while a lowering is held, and restores it after', async () => {
     // A new session gets an autogroup of its own wherever the kernel schedules by autogroup.
     if (!existsSync('/proc/self/autogroup')) {
       assert.deepEqual(await runInOwnSession(7), {});
       return;
     }
-    assert.deepEqual(await runInOwnSession(7), { before: 0, during: 7, after: 0 });
+    assert.deepEqual(await runInOwnSession(7), { before: 0, during: 7, held: 7, after: 0 });
   });
 
   it("in a session it shares, leaves the session's weight alone", async () => {
@@ -53,6 +54,7 @@ describe('agent/cpu-priority', () => {
     const shared = readAutogroupNice();
     const reported = await runInSharedSession(7);
     assert.equal(reported.during, shared);
+    assert.equal(reported.held, shared);
     assert.equal(reported.after, shared);
   });
 

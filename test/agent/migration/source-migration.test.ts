@@ -552,19 +552,40 @@ describe('agent/migration/source-migration', function () {
     });
   });
 
-  it('streams the snapshot and the pre-copy at the stream weight, and the freeze window at full weight', async () => {
-    nodes = await startTwoNodes({ cutover: 'in-network' });
-    nodes.hostA.fill(STATEFUL.name, 64, 8192);
-    const sent = sendBurst(nodes, 'before', 40);
-    nodes.hostA.faults.nextDelta = () => void sent.push(...sendBurst(nodes!, `delta-${sent.length}`, 5));
-    const result = await nodes.agentA.migrate(STATEFUL.name);
+  /** Moves a 512 KiB state from node-a to node-b with requests during the pre-copy. */
+  async function moveWithDeltas(current: TwoNodes): Promise<void> {
+    current.hostA.fill(STATEFUL.name, 64, 8192);
+    const sent = sendBurst(current, 'before', 40);
+    current.hostA.faults.nextDelta = () => void sent.push(...sendBurst(current, `delta-${sent.length}`, 5));
+    const result = await current.agentA.migrate(STATEFUL.name);
     assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+  }
+
+  it('streams the snapshot and the pre-copy at the stream weight, and the freeze window at full weight', async () => {
+    nodes = await startTwoNodes({ cutover: 'reconfiguration' });
+    await moveWithDeltas(nodes);
     const source = nodes.streamA.opsDuring();
     assert.ok(source.includes('readExportChunk') && source.includes('nextDelta'), source.join(','));
     assert.ok(!source.includes('freeze') && !source.includes('handOver'), source.join(','));
     const target = nodes.streamB.opsDuring();
     assert.ok(target.includes('importChunk'), target.join(','));
     assert.ok(!target.includes('activate'), target.join(','));
+  });
+
+  it('runs the whole of an in-network move with the direct hand-off at the stream weight, and restores it after', async () => {
+    nodes = await startTwoNodes({ cutover: 'in-network' });
+    await moveWithDeltas(nodes);
+    const source = nodes.streamA.opsDuring();
+    for (const op of ['beginExport', 'readExportChunk', 'freeze', 'handOver', 'dropState']) {
+      assert.ok(source.includes(op), `${op} at the stream weight: ${source.join(',')}`);
+    }
+    const target = nodes.streamB.opsDuring();
+    for (const op of ['beginImport', 'importChunk', 'activate']) {
+      assert.ok(target.includes(op), `${op} at the stream weight: ${target.join(',')}`);
+    }
+    const current = nodes;
+    await until(() => current.streamB.unreleased === 0, 'the target restores its weight when it commits');
+    assert.equal(current.streamA.unreleased, 0);
   });
 
   describe('the direct hand-off', () => {

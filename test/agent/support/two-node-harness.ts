@@ -51,22 +51,36 @@ export const TEST_PLACEMENT = {
 
 let nextAddressOctet = 10;
 
-/** A StreamPriority that changes no weight and records which of its host's calls ran inside a stream. */
+/** A StreamPriority that changes no weight and records which of its host's calls ran at the lower one. */
 export class RecordingStreamPriority implements StreamPriority {
   readonly #host: InMemoryFunctionHost;
   readonly #spans: { from: number; to: number }[] = [];
+  /** Lowerings not released yet. */
+  unreleased = 0;
 
   constructor(host: InMemoryFunctionHost) {
     this.#host = host;
   }
 
   async during<T>(work: () => Promise<T>): Promise<T> {
-    const from = this.#host.calls.length;
+    const release = this.lower();
     try {
       return await work();
     } finally {
-      this.#spans.push({ from, to: this.#host.calls.length });
+      release();
     }
+  }
+
+  lower(): () => void {
+    const from = this.#host.calls.length;
+    this.unreleased += 1;
+    let isReleased = false;
+    return () => {
+      if (isReleased) return;
+      isReleased = true;
+      this.unreleased -= 1;
+      this.#spans.push({ from, to: this.#host.calls.length });
+    };
   }
 
   /** The host operations called while a stream ran. */
