@@ -1,7 +1,9 @@
 // The migration state machine shared by both sides of a move: one enum of states, one table of
 // allowed edges, and MigrationRun.transition(from[], to), which refuses anything else and logs
 // `A -> B`. Used by migration/source-migration.ts and migration/target-migrations.ts.
-// Invariant: CUT_OVER is the point of no return: from there on, no edge leads to ABORTING.
+// Invariant: CUT_OVER is the point of no return: from there on, no edge leads to ABORTING. The one
+// edge out of ABORTING other than to ABORTED goes forward, to CUT_OVER: a target whose function host
+// refuses to drop a state it already claimed at the data plane by itself has cut over.
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
 
@@ -43,7 +45,7 @@ export const ALLOWED_TRANSITIONS: ReadonlyMap<MigrationState, readonly Migration
   [S.CUT_OVER, [S.HANDING_OVER, S.COMMITTED]],
   [S.HANDING_OVER, [S.COMMITTED]],
   [S.COMMITTED, []],
-  [S.ABORTING, [S.ABORTED]],
+  [S.ABORTING, [S.ABORTED, S.CUT_OVER]],
   [S.ABORTED, []],
 ]);
 

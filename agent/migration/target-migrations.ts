@@ -87,6 +87,8 @@ interface TargetSession {
   chunksReceived: number;
   bytesReceived: number;
   lastDeltaRound: number;
+  /** The abort in progress or done (abortLocally): every caller waits for the same outcome. */
+  aborting?: Promise<boolean>;
   /** Restores the agent's CPU weight, lowered for a move its function host cuts over itself. */
   releaseWeight?: () => void;
 }
@@ -467,11 +469,10 @@ export class TargetMigrations {
     session.pendingCutover = method.takeOwnership(change, this.options.cutoverTimeoutMs);
     try {
       await session.pendingCutover;
+      run.transition([S.CUTTING_OVER], S.CUT_OVER);
     } catch (err) {
-      await this.abortLocally(session, 'cutover refused');
-      throw err;
+      if (!(await this.abortLocally(session, 'cutover refused'))) throw err;
     }
-    run.transition([S.CUTTING_OVER], S.CUT_OVER);
     this.touch(session);
     return Math.round(this.options.clock.nowMs() - startedMs);
   }
@@ -490,9 +491,10 @@ export class TargetMigrations {
     const session = this.sessionFor(request.migration_id, caller);
     // A cutover in flight decides the answer: once the data path switched, the move completes forward.
     await session.pendingCutover?.catch(() => undefined);
-    if (session.run.isPastCutover) return { outcome: 'kept' };
-    if (!session.run.isFinal) await this.abortLocally(session, `source aborted: ${request.reason}`);
-    return { outcome: 'dropped' };
+    if (!session.run.isPastCutover && !session.run.isFinal) {
+      await this.abortLocally(session, `source aborted: ${request.reason}`);
+    }
+    return { outcome: session.run.isPastCutover ? 'kept' : 'dropped' };
   }
 
   /** Drops every migration in progress (the agent is shutting down); state past cutover is kept. */
@@ -580,28 +582,36 @@ export class TargetMigrations {
     await this.abortLocally(session, 'source silent');
   }
 
-  private async abortLocally(session: TargetSession, reason: string): Promise<void> {
+  /**
+   * Drops the partial state and ends the move as aborted. True when the function host refused because
+   * it had claimed the new epoch itself (direct cutover): the move is then cut over, and completes forward.
+   */
+  private abortLocally(session: TargetSession, reason: string): Promise<boolean> {
     const { run } = session;
-    if (run.isFinal || run.isIn(S.ABORTING) || run.isPastCutover) return;
+    if (run.isFinal || run.isPastCutover) return Promise.resolve(run.isPastCutover);
+    session.aborting ??= this.dropPartialState(session, reason);
+    return session.aborting;
+  }
+
+  private async dropPartialState(session: TargetSession, reason: string): Promise<boolean> {
+    const { run } = session;
     run.transition([run.state], S.ABORTING);
-    this.options.log.warn('aborting migration into this node', {
-      migrationId: run.identity.migrationId,
-      reason,
-    });
+    const migrationId = run.identity.migrationId;
+    this.options.log.warn('aborting migration into this node', { migrationId, reason });
     try {
-      await this.callHost({
-        op: 'dropState',
-        service: run.identity.service,
-        migrationId: run.identity.migrationId,
-      });
+      await this.callHost({ op: 'dropState', service: run.identity.service, migrationId });
     } catch (err) {
-      this.options.log.error('dropState failed after an abort', {
-        migrationId: run.identity.migrationId,
-        err,
-      });
+      if (hasErrorCode(err, 'ERR_FNHOST_CUT_OVER')) {
+        this.options.log.warn('the function host holds the new epoch: completing forward', { migrationId });
+        run.transition([S.ABORTING], S.CUT_OVER);
+        this.touch(session);
+        return true;
+      }
+      this.options.log.error('dropState failed after an abort', { migrationId, err });
     }
     run.transition([S.ABORTING], S.ABORTED);
     this.finish(session);
+    return false;
   }
 
   private finish(session: TargetSession): void {

@@ -183,7 +183,7 @@ export const ERROR_CATALOG = {
     description:
       'dropState named an import whose function host already holds the service by its own word: the data plane accepted its CLAIM (direct cutover), or it told the old owner it had activated (fence): its state stays.',
     howToSolve:
-      'Nothing to undo: the move completes forward. Read the owner with listFunctions or the data plane registers before retrying an abort.',
+      'Nothing to undo: the agent of the new owner takes the refusal as its cutover and completes the move forward (an Abort from the old owner is answered kept). Read the owner with listFunctions or the data plane registers before retrying an abort.',
   },
   ERR_FNHOST_FENCED: {
     description:

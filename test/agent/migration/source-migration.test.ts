@@ -693,6 +693,33 @@ describe('agent/migration/source-migration', function () {
       );
     });
 
+    it("completes forward when the target's own CLAIM goes unanswered but its function host had claimed the epoch itself", async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 50);
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 7));
+      };
+      // What node-b's function host did by its direct cutover: its CLAIM won, and it keeps the state.
+      current.hostB.faults.dropState = () => {
+        throw new EdgeShiftError('ERR_FNHOST_CUT_OVER', 'node-b holds epoch 2 as the new owner');
+      };
+      current.dataPlane.isSilent = true;
+      const pending = current.agentA.migrate(STATEFUL.name);
+      await until(() => current.dataPlane.received.length > 0, 'the target agent sends its CLAIM');
+      current.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 2, epoch: 2 });
+      for (let step = 0; step < 60; step += 1) {
+        current.clock.advance(500);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      const result = await pending;
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.ok(current.hostB.calls.includes('dropState'), 'the target agent tried to abort');
+      assert.equal(current.hostB.role(STATEFUL.name), 'owner', 'node-b keeps the service');
+      assert.equal(current.hostA.role(STATEFUL.name), 'forwarding', 'node-a forwards');
+      assertNoneLostOrDuplicated(current, sent);
+    });
+
     it('resends a CLAIM that got no answer and commits once the data plane accepts it', async () => {
       nodes = await startTwoNodes({ cutover: 'in-network' });
       const current = nodes;
