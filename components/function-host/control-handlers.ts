@@ -357,6 +357,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     migration.handOffKey = request.handOffKey;
     migration.handOffParts = undefined;
     migration.directCutover = request.handOffKey === undefined ? undefined : request.directCutover;
+    if (migration.directCutover !== undefined) {
+      const from = this.#server.serviceAddress(request.service).address;
+      this.#options.directCutoverClaims?.prepare(migration.directCutover, from);
+    }
     migration.keptEpoch = undefined;
     migration.isFenced = false;
     migration.activated = undefined;

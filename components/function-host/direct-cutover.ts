@@ -19,13 +19,26 @@ export interface DirectClaim {
   readonly from: string;
 }
 
-/** The CLAIMs of direct cutovers: one socket per node address and data plane, opened on first use. */
+/** The CLAIMs of direct cutovers: one socket per node address and data plane, opened ahead (prepare). */
 export class DirectCutoverClaims {
   readonly #logger: Logger;
   readonly #links = new Map<string, Promise<DataPlaneLink>>();
 
   constructor(logger: Logger) {
     this.#logger = logger;
+  }
+
+  /** Sockets opened or opening, one per node address and data plane. */
+  get linkCount(): number {
+    return this.#links.size;
+  }
+
+  /**
+   * Opens the socket a later claim() of this plan will use, so that the freeze does not wait for the
+   * bind; a failure here is left for claim() to meet again.
+   */
+  prepare(plan: DirectCutover, from: string): void {
+    this.#linkTo(plan, from).catch(() => undefined);
   }
 
   /** CLAIMs `claim.epoch` for this node; rejects ERR_MIGRATION_TIMEOUT when the data plane stays silent. */

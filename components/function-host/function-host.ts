@@ -24,6 +24,8 @@ export interface FunctionHostOptions {
 export interface FunctionHost {
   readonly server: RequestServer;
   readonly control: FunctionHostControlHandlers;
+  /** The CLAIM sockets of direct cutovers, opened when an import with one begins. */
+  readonly directCutoverClaims: DirectCutoverClaims;
   /** Applies routes from a configuration update (option-1 reconfiguration); stale ones are skipped. */
   applyRoutes(routes: FunctionHostConfig['routes']): Promise<void>;
   close(): Promise<void>;
@@ -105,6 +107,7 @@ export async function startFunctionHost(
   return {
     server,
     control,
+    directCutoverClaims,
     applyRoutes: async (routes) => {
       for (const [service, route] of Object.entries(routeEntries(routes))) {
         const held = server.routes()[service];

@@ -441,6 +441,16 @@ describe('components/function-host/control-handlers', () => {
         dataPlane = undefined;
       });
 
+      /** node-b's direct cutover: CLAIMs at `plane` as node 2, then the notice to node-a (or `noticeTo`). */
+      const planAt = (plane: FakeDataPlane, source: FunctionHost, noticeTo?: UdpAddress): DirectCutover => ({
+        dataPlane: { address: '127.0.0.1', port: plane.port },
+        nodeNumber: 2,
+        serviceId: 1,
+        notice: { token: TOKEN, to: noticeTo ?? source.server.serviceAddress(SERVICE) },
+        claimTimeoutMs: 2000,
+        retransmitMs: 50,
+      });
+
       /**
        * node-b claims at the fake data plane as node 2 and notifies node-a's service port (or `noticeTo`);
        * a silent data plane answers no CLAIM until the test makes it speak.
@@ -453,14 +463,7 @@ describe('components/function-host/control-handlers', () => {
         plane.setOwner(1, options.owner ?? { nodeId: 1, epoch: 1 });
         plane.isSilent = options.isSilent ?? false;
         const key = newHandOffKey();
-        const { a, b } = await preparedMove(key, (source) => ({
-          dataPlane: { address: '127.0.0.1', port: plane.port },
-          nodeNumber: 2,
-          serviceId: 1,
-          notice: { token: TOKEN, to: options.noticeTo ?? source.server.serviceAddress(SERVICE) },
-          claimTimeoutMs: 2000,
-          retransmitMs: 50,
-        }));
+        const { a, b } = await preparedMove(key, (source) => planAt(plane, source, options.noticeTo));
         await freezeWithHandOff(a, b, key);
         return { a, b, plane };
       }
@@ -475,6 +478,14 @@ describe('components/function-host/control-handlers', () => {
         await until(() => a.server.runtime(SERVICE).inflightRequests === count, 'the requests wait');
         return client;
       }
+
+      it('opens its CLAIM socket when the import begins, before any freeze', async () => {
+        const plane = await FakeDataPlane.start();
+        dataPlane = plane;
+        const { a, b } = await preparedMove(newHandOffKey(), (source) => planAt(plane, source));
+        assert.equal(b.directCutoverClaims.linkCount, 1);
+        assert.equal(a.directCutoverClaims.linkCount, 0);
+      });
 
       it('claims the service and ends the source freeze itself; the claimed state is then kept', async () => {
         const { a, b, plane } = await directMove();
