@@ -19,6 +19,8 @@ export interface ClaimRequest {
   readonly retransmitMs: number;
   /** Named in the timeout error. */
   readonly migrationId: string;
+  /** Stops the resending: the claim rejects ERR_MIGRATION_CLAIM_WITHDRAWN (a CLAIM already sent may still win). */
+  readonly signal?: AbortSignal;
 }
 
 /** Accepted, or stale: another node owns the service at an epoch at least as new. */
@@ -46,14 +48,25 @@ function answerTo(header: EdgeShiftHeader, request: ClaimRequest): ClaimAnswer |
   return { staleOwner: header.targetNodeId, staleEpoch: header.epoch };
 }
 
-/** Sends CLAIM(service, epoch) until the data plane answers it; rejects ERR_MIGRATION_TIMEOUT after timeoutMs. */
+/**
+ * Sends CLAIM(service, epoch) until the data plane answers it; rejects ERR_MIGRATION_TIMEOUT after
+ * timeoutMs, or ERR_MIGRATION_CLAIM_WITHDRAWN once `signal` aborts.
+ */
 export function claimAtDataPlane(
   link: DataPlaneLink,
   clock: Pick<Clock, 'setTimer' | 'clearTimer'>,
   request: ClaimRequest,
 ): Promise<ClaimAnswer> {
-  const { serviceId, epoch, nodeNumber, timeoutMs, retransmitMs, migrationId } = request;
+  const { serviceId, epoch, nodeNumber, timeoutMs, retransmitMs, migrationId, signal } = request;
   return new Promise<ClaimAnswer>((resolve, reject) => {
+    const withdraw = (): void => {
+      const error = new EdgeShiftError(
+        'ERR_MIGRATION_CLAIM_WITHDRAWN',
+        `CLAIM of service ${serviceId} at epoch ${epoch} withdrawn before an answer`,
+        { context: { step: 'claim', migrationId } },
+      );
+      finish(() => reject(error));
+    };
     const sendClaim = (): void => {
       const sequence = link.nextSequence();
       link
@@ -61,6 +74,7 @@ export function claimAtDataPlane(
         .catch(() => undefined); // a lost send is a lost datagram: the retransmit covers it
     };
     const finish = (settle: () => void): void => {
+      signal?.removeEventListener('abort', withdraw);
       unsubscribe();
       clock.clearTimer(deadline);
       clock.clearTimer(retransmit);
@@ -82,6 +96,11 @@ export function claimAtDataPlane(
       sendClaim();
       retransmit = clock.setTimer(again, retransmitMs);
     }, retransmitMs);
+    if (signal?.aborted === true) {
+      withdraw();
+      return;
+    }
+    signal?.addEventListener('abort', withdraw, { once: true });
     sendClaim();
   });
 }

@@ -120,6 +120,12 @@ export const ERROR_CATALOG = {
     howToSolve:
       'The migration is aborted and the source keeps serving; retry. Repeated mismatches point at a corrupting link or a function host bug.',
   },
+  ERR_MIGRATION_CLAIM_WITHDRAWN: {
+    description:
+      'A CLAIM still being resent was withdrawn before the data plane answered it: the import it was for was dropped or replaced.',
+    howToSolve:
+      'Nothing to do: the move it belonged to was aborted or superseded, and its agent settles who owns the service.',
+  },
   ERR_MIGRATION_STALE_EPOCH: {
     description:
       'An ownership claim carried an epoch that is not newer than the one in force: the claimant is fenced.',

@@ -3,7 +3,7 @@
 // Requests from the wire are validated once here (parseControlRequest). Invariants: one migration id per
 // service at a time; operations on one service run one at a time; misuse is refused with a coded error
 // and changes nothing.
-import { EdgeShiftError } from '../common/errors.ts';
+import { EdgeShiftError, hasErrorCode } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type {
   Activated,
@@ -73,6 +73,8 @@ interface Migration {
   keptEpoch?: number | undefined;
   /** Import: the old owner's fence came before the activation, which is refused from then on. */
   isFenced?: boolean;
+  /** Import: withdraws the direct cutover's CLAIM while it is still resent, when the import ends. */
+  claimWithdrawal?: AbortController;
   /** Import: set once activated; activate again at the same epoch answers it (the hand-off may come first). */
   activated?: Activated | undefined;
   /** awaitActivation calls waiting for `activated`. */
@@ -189,10 +191,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return this.#server.runtimes().map((runtime) => runtime.summary());
   }
 
-  /** Ends a service's migration here; a wait for its activation ends with it. */
+  /** Ends a service's migration here; a wait for its activation and a CLAIM still resent end with it. */
   #forget(service: string): void {
     const migration = this.#migrations.get(service);
     this.#migrations.delete(service);
+    migration?.claimWithdrawal?.abort();
     for (const waiter of migration?.activationWaiters.splice(0) ?? []) {
       waiter.reject(
         new EdgeShiftError(
@@ -506,9 +509,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     if (plan === undefined || claims === undefined || epoch === undefined) return;
     const { migrationId } = migration;
     const startedMs = performance.now();
+    migration.claimWithdrawal = new AbortController();
+    const { signal } = migration.claimWithdrawal;
     try {
       const from = this.#server.serviceAddress(service).address;
-      const answer = await claims.claim(plan, { migrationId, epoch, from });
+      const answer = await claims.claim(plan, { migrationId, epoch, from, signal });
       if (answer !== 'accepted') {
         this.#options.logger.warn('direct cutover refused; the agent decides', {
           service,
@@ -533,7 +538,9 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         copiedRequests,
       });
     } catch (err) {
-      this.#options.logger.warn('direct cutover failed; the agent decides', { service, migrationId, err });
+      // Withdrawn: the import was dropped or replaced, and whoever ended it knows.
+      const level = hasErrorCode(err, 'ERR_MIGRATION_CLAIM_WITHDRAWN') ? 'debug' : 'warn';
+      this.#options.logger[level]('direct cutover failed; the agent decides', { service, migrationId, err });
     }
   }
 

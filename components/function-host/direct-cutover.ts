@@ -17,6 +17,8 @@ export interface DirectClaim {
   readonly epoch: number;
   /** This node's address: the data plane knows a node by it, so the CLAIM must leave from it. */
   readonly from: string;
+  /** Withdraws the CLAIM (stops resending it) when the import is dropped. */
+  readonly signal: AbortSignal;
 }
 
 /** The CLAIMs of direct cutovers: one socket per node address and data plane, opened ahead (prepare). */
@@ -51,6 +53,7 @@ export class DirectCutoverClaims {
       timeoutMs: plan.claimTimeoutMs,
       retransmitMs: plan.retransmitMs,
       migrationId: claim.migrationId,
+      signal: claim.signal,
     });
   }
 

@@ -553,6 +553,20 @@ describe('components/function-host/control-handlers', () => {
         assert.equal(client.replies.length, 6, 'one answer per request');
       });
 
+      it('withdraws its CLAIM when the import is dropped while the data plane has not answered', async () => {
+        const { b, plane } = await directMove({ isSilent: true });
+        await until(() => plane.received.length > 0, 'the CLAIM is being resent');
+        await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+        plane.isSilent = false;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        assert.deepEqual(
+          plane.ownerOf(1),
+          { nodeId: 1, epoch: 1 },
+          'the dropped import never took the service',
+        );
+        assert.equal(b.server.runtime(SERVICE).role, 'standby');
+      });
+
       it('leaves a refused CLAIM to the agent: no notice, and the activation can still be undone', async () => {
         const { a, b, plane } = await directMove({ owner: { nodeId: 3, epoch: 5 } });
         await until(() => plane.received.length > 0, 'the CLAIM reached the data plane');
