@@ -19,7 +19,7 @@ export interface ClaimRequest {
   readonly retransmitMs: number;
   /** Named in the timeout error. */
   readonly migrationId: string;
-  /** Stops the resending: the claim rejects ERR_MIGRATION_CLAIM_WITHDRAWN (a CLAIM already sent may still win). */
+  /** Stops the resending: rejects ERR_MIGRATION_CLAIM_WITHDRAWN (a CLAIM already sent may still win). */
   readonly signal?: AbortSignal;
 }
 

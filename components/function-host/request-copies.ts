@@ -30,7 +30,7 @@ export class RequestCopies {
     return this.#isReleased ? this.#takeRunnable() : [];
   }
 
-  /** The new owner's CLAIM was accepted: the copies that may run now, in order; later ones run as they come. */
+  /** The new owner's CLAIM was accepted: the copies that may run now, in order; later ones as they come. */
   release(): FunctionRequest[] {
     if (this.#isClosed) return [];
     this.#isReleased = true;
