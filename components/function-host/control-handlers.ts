@@ -191,6 +191,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return this.#server.runtimes().map((runtime) => runtime.summary());
   }
 
+  /** The address the data plane knows this node by: where the service listens. */
+  #nodeAddress(service: string): string {
+    return this.#server.serviceAddress(service).address;
+  }
+
   /** Ends a service's migration here; a wait for its activation and a CLAIM still resent end with it. */
   #forget(service: string): void {
     const migration = this.#migrations.get(service);
@@ -361,8 +366,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     migration.handOffParts = undefined;
     migration.directCutover = request.handOffKey === undefined ? undefined : request.directCutover;
     if (migration.directCutover !== undefined) {
-      const from = this.#server.serviceAddress(request.service).address;
-      this.#options.directCutoverClaims?.prepare(migration.directCutover, from);
+      this.#options.directCutoverClaims?.prepare(migration.directCutover, this.#nodeAddress(request.service));
     }
     migration.keptEpoch = undefined;
     migration.isFenced = false;
@@ -512,7 +516,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     migration.claimWithdrawal = new AbortController();
     const { signal } = migration.claimWithdrawal;
     try {
-      const from = this.#server.serviceAddress(service).address;
+      const from = this.#nodeAddress(service);
       const answer = await claims.claim(plan, { migrationId, epoch, from, signal });
       if (answer !== 'accepted') {
         this.#options.logger.warn('direct cutover refused; the agent decides', {

@@ -97,8 +97,11 @@ export class ServiceRuntime {
   #rejected = 0;
   #handedOverRequests = 0;
   #noticeExpected: HandOverOnNotice | undefined;
-  /** Frozen with a direct hand-off: each waiting request is copied to the new owner (request-copies.ts). */
-  #copyTo: { readonly newOwner: UdpAddress; readonly epoch: number; next: number } | undefined;
+  /**
+   * Frozen with a direct hand-off: the number of the next copy of a waiting request, which goes to the
+   * new owner the notice names (request-copies.ts); undefined when nothing is copied.
+   */
+  #nextCopy: number | undefined;
   /** Importing: the old owner's copies of the requests waiting in its freeze. */
   #copies: RequestCopies | undefined;
   /** Requests this new owner ran from copies: their forwarded originals are not answered again. */
@@ -194,7 +197,7 @@ export class ServiceRuntime {
     this.#transition(['owner'], 'frozen');
     this.#noticeExpected = notice;
     if (notice !== undefined && copyWaiting) {
-      this.#copyTo = { newOwner: notice.newOwner, epoch: notice.epoch, next: 0 };
+      this.#nextCopy = 0;
       const waiting = [...this.#queues.values()].flat().sort((a, b) => a.sequence - b.sequence);
       for (const item of waiting) this.#sendCopy(item);
     }
@@ -366,7 +369,7 @@ export class ServiceRuntime {
     if (this.#role === 'frozen') {
       // A notice is only ever awaited, and requests only copied, in the freeze they were given with.
       this.#noticeExpected = undefined;
-      this.#copyTo = undefined;
+      this.#nextCopy = undefined;
       this.#lastFrozenMs = performance.now() - this.#frozenAtMs;
     }
     if (to === 'frozen') this.#frozenAtMs = performance.now();
@@ -430,13 +433,14 @@ export class ServiceRuntime {
   }
 
   #sendCopy(item: QueuedRequest): void {
-    const copyTo = this.#copyTo;
-    const request = copyTo && forwardedRequest(item.request, item.replyTo);
-    if (copyTo === undefined || request === undefined) return;
-    const { epoch, newOwner } = copyTo;
-    const copy = { service: this.name, epoch, seq: copyTo.next, request };
-    copyTo.next += 1;
-    this.#options.send(encodeMessage({ requestCopy: copy }), newOwner);
+    const seq = this.#nextCopy;
+    const notice = this.#noticeExpected;
+    if (seq === undefined || notice === undefined) return;
+    const request = forwardedRequest(item.request, item.replyTo);
+    if (request === undefined) return;
+    this.#nextCopy = seq + 1;
+    const copy = { service: this.name, epoch: notice.epoch, seq, request };
+    this.#options.send(encodeMessage({ requestCopy: copy }), notice.newOwner);
   }
 
   /** Runs a copy as the forwarded request it is; one not run here is left to its original. */
