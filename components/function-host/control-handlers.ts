@@ -21,12 +21,16 @@ import {
   MAX_HAND_OFF_PARTS,
   openFence,
   openHandOff,
+  openMirror,
   sealFence,
   sealHandOff,
+  sealMirror,
   splitHandOff,
   type FenceWord,
   type HandOffContent,
   type HandOffPart,
+  type HandOffRef,
+  type MirrorPart,
   type SealedHandOff,
 } from './hand-off-seal.ts';
 import type { DirectCutoverClaims } from './direct-cutover.ts';
@@ -63,6 +67,8 @@ interface Migration {
   handOffKey?: string | undefined;
   /** Import: the parts of the hand-off received so far. */
   handOffParts?: HandOffAssembly | undefined;
+  /** Import: the parts of the old owner's mirrors received so far, by mirror number. */
+  mirrorParts?: Map<number, HandOffAssembly>;
   /** Import: the new owner claims the service itself once the hand-off activated it (beginImport). */
   directCutover?: DirectCutover | undefined;
   /**
@@ -311,19 +317,27 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const runtime = this.#server.runtime(request.service);
     const migration = this.#migrationOf(request.service, request.migrationId, 'export');
     this.#requireDirection(migration, 'export', request.op);
-    const notice = request.handOverOnNotice;
-    // With the direct hand-off, the new owner may run copies of the waiting requests on its own CLAIM.
-    const bufferedRequests = await runtime.freeze(
-      notice && { ...notice, newOwner: checkAddress(notice.newOwner, 'handOverOnNotice.newOwner') },
-      request.handOffKey !== undefined,
-    );
-    // Taken in the same call: the freeze window is the one time a round trip delays requests.
+    const notice = request.handOverOnNotice && {
+      ...request.handOverOnNotice,
+      newOwner: checkAddress(request.handOverOnNotice.newOwner, 'handOverOnNotice.newOwner'),
+    };
+    const key = request.handOffKey;
+    const isMirrored = notice !== undefined && key !== undefined && runtime.store.isTracking;
+    let bufferedRequests = 0;
+    if (isMirrored) {
+      // With the direct hand-off the source serves on, and mirrors each write to the new owner.
+      const ref = { service: request.service, migrationId: request.migrationId, epoch: notice.epoch };
+      runtime.serveMirrored(notice, (seq, delta) => mirrorDatagrams(key, ref, seq, delta));
+    } else {
+      bufferedRequests = await runtime.freeze(notice);
+    }
+    // Taken in the same call (the same turn, when serving on): the last delta ends where mirrors begin.
     if (!runtime.store.isTracking) return { bufferedRequests, stateChecksum: runtime.store.checksum() };
     migration.snapshot = undefined;
     const { delta } = runtime.store.takeDelta();
     const stateChecksum = runtime.store.checksum();
-    if (notice !== undefined && request.handOffKey !== undefined) {
-      this.#sendHandOff(request, request.handOffKey, notice, { stateChecksum, delta });
+    if (notice !== undefined && key !== undefined) {
+      this.#sendHandOff(request, key, notice, { stateChecksum, delta });
     }
     return { bufferedRequests, stateChecksum, finalDelta: delta };
   }
@@ -359,11 +373,13 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     const runtime = this.#server.runtime(request.service);
     this.#requireNewerEpoch(runtime, request.epoch, request.op);
     const migration = this.#migrationOf(request.service, request.migrationId, 'import');
-    runtime.beginImport(request.epoch);
+    // With a hand-off key the source may serve through its freeze: its mirrors are kept from now on.
+    runtime.beginImport(request.epoch, request.handOffKey !== undefined);
     migration.nextChunkIndex = 0;
     migration.importEpoch = request.epoch;
     migration.handOffKey = request.handOffKey;
     migration.handOffParts = undefined;
+    migration.mirrorParts = new Map();
     migration.directCutover = request.handOffKey === undefined ? undefined : request.directCutover;
     if (migration.directCutover !== undefined) {
       this.#options.directCutoverClaims?.prepare(migration.directCutover, this.#nodeAddress(request.service));
@@ -455,18 +471,24 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     return activated === undefined ? {} : { activated };
   }
 
+  /** The import a sealed message names, with the key it is sealed under; undefined for any other. */
+  #sealedImport(ref: HandOffRef): { migration: Migration; key: string } | undefined {
+    const migration = this.#migrations.get(ref.service);
+    const isForThisImport =
+      migration?.migrationId === ref.migrationId &&
+      migration.direction === 'import' &&
+      migration.importEpoch === ref.epoch;
+    const key = isForThisImport ? migration.handOffKey : undefined;
+    return key === undefined || migration === undefined ? undefined : { migration, key };
+  }
+
   /**
    * A part of a sealed hand-off reached the service's port (request-server.ts): once every part of it
    * is in, activates the import it is for.
    */
   acceptHandOff(part: HandOffPart): void {
     const { service, migrationId, epoch } = part;
-    const migration = this.#migrations.get(service);
-    const isForThisImport =
-      migration?.migrationId === migrationId &&
-      migration.direction === 'import' &&
-      migration.importEpoch === epoch;
-    const key = isForThisImport ? migration.handOffKey : undefined;
+    const { migration, key } = this.#sealedImport(part) ?? {};
     if (migration === undefined || key === undefined) {
       this.#options.logger.debug('hand-off for no import here ignored', { service, migrationId, epoch });
       return;
@@ -502,6 +524,35 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   /**
+   * A part of the old owner's mirror reached the service's port (request-server.ts): once every part of
+   * it is in, the service's runtime takes it (state-mirror.ts).
+   */
+  acceptMirror(part: MirrorPart, from: UdpAddress): void {
+    const { service, migrationId, epoch, seq } = part;
+    const { migration, key } = this.#sealedImport(part) ?? {};
+    const assemblies = migration?.mirrorParts;
+    if (key === undefined || assemblies === undefined) {
+      this.#options.logger.debug('mirror for no import here ignored', { service, migrationId, epoch });
+      return;
+    }
+    let delta: Uint8Array;
+    try {
+      const assembly = assemblies.get(seq) ?? new HandOffAssembly(part);
+      const whole = assembly.add(part);
+      if (whole === undefined) {
+        assemblies.set(seq, assembly);
+        return;
+      }
+      assemblies.delete(seq);
+      delta = openMirror(key, whole, seq);
+    } catch (err) {
+      this.#options.logger.warn('mirror refused', { service, migrationId, seq, err });
+      return;
+    }
+    this.#server.runtime(service).acceptMirror(epoch, seq, delta, from);
+  }
+
+  /**
    * Claims the service for this node and, once the data plane accepts, tells the old owner's function
    * host: its freeze ends without waiting for either agent. A refusal or silence changes nothing
    * here; the target's agent claims the same epoch and decides.
@@ -533,13 +584,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       // Sent twice: a lost notice costs the old owner the agents' way round, a duplicate nothing.
       this.#server.sendFrom(service, notice, plan.notice.to);
       this.#server.sendFrom(service, notice, plan.notice.to);
-      const copiedRequests = this.#server.runtime(service).runCopies();
       this.#options.logger.info('cut over directly', {
         service,
         migrationId,
         epoch,
         claimMs: Math.round((performance.now() - startedMs) * 100) / 100,
-        copiedRequests,
       });
     } catch (err) {
       // Withdrawn: the import was dropped or replaced, and whoever ended it knows.
@@ -560,12 +609,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       if (word === 'activated' || word === 'fenced') contest.settle(word);
       return;
     }
-    const migration = this.#migrations.get(fence.service);
-    const isForThisImport =
-      migration?.migrationId === fence.migrationId &&
-      migration.direction === 'import' &&
-      migration.importEpoch === fence.epoch;
-    const key = isForThisImport ? migration.handOffKey : undefined;
+    const { migration, key } = this.#sealedImport(fence) ?? {};
     if (migration === undefined || key === undefined || this.#openFence(key, fence) !== 'fence') return;
     let answer: FenceWord = 'fenced';
     if (migration.activated?.epoch === fence.epoch) {
@@ -709,6 +753,12 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       { context: { service: runtime.name, epoch, currentEpoch: runtime.epoch } },
     );
   }
+}
+
+/** Mirror `seq`, sealed, in as many datagrams as it takes (the new owner reads MAX_MIRROR_PARTS). */
+function mirrorDatagrams(key: string, ref: HandOffRef, seq: number, delta: Uint8Array): Buffer[] {
+  const parts = splitHandOff(sealMirror(key, ref, seq, delta), HAND_OFF_PART_CHARS);
+  return parts.map((part) => encodeMessage({ mirror: { ...part, seq } }));
 }
 
 function checkAddress(value: UdpAddress, field: string): UdpAddress {

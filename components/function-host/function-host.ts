@@ -84,6 +84,7 @@ export async function startFunctionHost(
     callTimeoutMs: config.callTimeoutMs,
     callAttempts: config.callAttempts,
     onHandOff: (handOff) => control.acceptHandOff(handOff),
+    onMirror: (mirror, from) => control.acceptMirror(mirror, from),
     onFence: (fence, from) => control.acceptFence(fence, from),
     logger,
   });

@@ -5,8 +5,9 @@
 // The service, migration id and epoch are bound as associated data: a sealed hand-off opens only for
 // the import it was made for. One that does not fit a datagram travels in parts (splitHandOff), which
 // the target puts back together (HandOffAssembly) before it opens them. The same key seals the fence
-// exchange that settles a take-over whose outcome the source could not learn (sealFence); what a
-// message is for is bound into it too, so a fence never opens as a hand-off.
+// exchange that settles a take-over whose outcome the source could not learn (sealFence), and the
+// write sets a source mirrors to the new owner while it keeps serving (sealMirror, state-mirror.ts);
+// what a message is for, and a mirror's number, are bound into it too, so no message opens as another.
 // Neighbours: request-wire.ts carries the parts, control-handlers.ts opens them.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 
@@ -41,11 +42,14 @@ export function newHandOffKey(): string {
   return randomBytes(32).toString('hex');
 }
 
-/** What a sealed message is for: bound into it, so that one never opens as the other. */
-type Purpose = 'hand-off' | 'fence';
+/** What a sealed message is for: bound into it, so that one never opens as another. */
+type Purpose = 'hand-off' | 'fence' | 'mirror';
 
-function associatedData(purpose: Purpose, { service, migrationId, epoch }: HandOffRef): Buffer {
-  return Buffer.from(JSON.stringify([purpose, service, migrationId, epoch]), 'utf8');
+/** A mirror's number is bound too: a replayed mirror never opens as a later one. */
+function associatedData(purpose: Purpose, { service, migrationId, epoch }: HandOffRef, seq?: number): Buffer {
+  const fields =
+    seq === undefined ? [purpose, service, migrationId, epoch] : [purpose, service, migrationId, epoch, seq];
+  return Buffer.from(JSON.stringify(fields), 'utf8');
 }
 
 function keyBytes(key: string): Buffer {
@@ -54,9 +58,15 @@ function keyBytes(key: string): Buffer {
   return Buffer.from(key, 'hex');
 }
 
-function seal(key: string, purpose: Purpose, ref: HandOffRef, plain: readonly Uint8Array[]): SealedHandOff {
+function seal(
+  key: string,
+  purpose: Purpose,
+  ref: HandOffRef,
+  plain: readonly Uint8Array[],
+  seq?: number,
+): SealedHandOff {
   const iv = randomBytes(IV_BYTES);
-  const cipher = createCipheriv(CIPHER, keyBytes(key), iv).setAAD(associatedData(purpose, ref));
+  const cipher = createCipheriv(CIPHER, keyBytes(key), iv).setAAD(associatedData(purpose, ref, seq));
   const body = Buffer.concat([...plain.map((bytes) => cipher.update(bytes)), cipher.final()]);
   const sealed = Buffer.concat([iv, body, cipher.getAuthTag()]).toString('base64');
   return { service: ref.service, migrationId: ref.migrationId, epoch: ref.epoch, sealed };
@@ -67,11 +77,11 @@ function badHandOff(message: string, ref: HandOffRef): EdgeShiftError {
 }
 
 /** The plain bytes of a sealed message; anything altered, or sealed under another key, reference or purpose, throws. */
-function open(key: string, purpose: Purpose, message: SealedHandOff): Buffer {
+function open(key: string, purpose: Purpose, message: SealedHandOff, seq?: number): Buffer {
   const bytes = Buffer.from(message.sealed, 'base64');
   if (bytes.byteLength < IV_BYTES + TAG_BYTES) throw badHandOff(`sealed ${purpose} too short`, message);
   const decipher = createDecipheriv(CIPHER, keyBytes(key), bytes.subarray(0, IV_BYTES))
-    .setAAD(associatedData(purpose, message))
+    .setAAD(associatedData(purpose, message, seq))
     .setAuthTag(bytes.subarray(bytes.byteLength - TAG_BYTES));
   try {
     return Buffer.concat([
@@ -121,6 +131,16 @@ export function openFence(key: string, message: SealedHandOff): FenceWord {
   return known;
 }
 
+/** Mirror `seq` of a serving source: the writes of the requests it finished since mirror `seq` - 1. */
+export function sealMirror(key: string, ref: HandOffRef, seq: number, delta: Uint8Array): SealedHandOff {
+  return seal(key, 'mirror', ref, [delta], seq);
+}
+
+/** The delta of mirror `seq`; anything altered, or sealed under another key, reference or number, throws. */
+export function openMirror(key: string, message: SealedHandOff, seq: number): Uint8Array {
+  return new Uint8Array(open(key, 'mirror', message, seq));
+}
+
 /** One datagram's share of a sealed hand-off: `sealed` is part `part` (from 0) of `parts`. */
 export interface HandOffPart extends SealedHandOff {
   readonly part: number;
@@ -129,6 +149,18 @@ export interface HandOffPart extends SealedHandOff {
 
 /** A hand-off in more parts than this is not sent: the last delta travels through the agents only. */
 export const MAX_HAND_OFF_PARTS = 32;
+
+/**
+ * A mirror has no other way to the new owner (its requests' replies wait for it), so it may take far
+ * more parts: about 190 MiB of writes by one request. A larger one is refused, and the replies that
+ * wait for it never go out.
+ */
+export const MAX_MIRROR_PARTS = 4096;
+
+/** One datagram's share of mirror `seq`. */
+export interface MirrorPart extends HandOffPart {
+  readonly seq: number;
+}
 
 /**
  * Cuts a sealed hand-off into parts of at most `partChars` characters of its base64 text, at multiples

@@ -10,7 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import { DownstreamClient } from './downstream-client.ts';
 import type { FunctionRole, UdpAddress } from './function-host-api.ts';
 import type { FunctionDefinition } from './function-loader.ts';
-import type { HandOffPart, SealedHandOff } from './hand-off-seal.ts';
+import type { HandOffPart, MirrorPart, SealedHandOff } from './hand-off-seal.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
 import { forwardedRequest, ServiceRuntime } from './service-runtime.ts';
 
@@ -45,6 +45,8 @@ export interface RequestServerOptions {
   readonly callAttempts: number;
   /** A sealed hand-off reached a service port (the control handlers open and apply it). */
   readonly onHandOff?: (handOff: HandOffPart) => void;
+  /** A part of a serving source's mirror reached a service port (the control handlers open it). */
+  readonly onMirror?: (mirror: MirrorPart, from: UdpAddress) => void;
   /** A fence question or answer between the function hosts of a move (control-handlers.ts). */
   readonly onFence?: (fence: SealedHandOff, from: UdpAddress) => void;
   readonly logger: Logger;
@@ -243,16 +245,19 @@ export class RequestServer {
     }
     const datagram = parsed.value;
     if (datagram.kind === 'handOverComplete') {
-      this.#services.get(datagram.service)?.runtime.handOverComplete(datagram.epoch);
+      this.#services.get(datagram.service)?.runtime.handOverComplete(datagram.epoch, datagram.mirrors);
       return;
     }
     if (datagram.kind === 'handOff') {
       this.#options.onHandOff?.(datagram.handOff);
       return;
     }
-    if (datagram.kind === 'requestCopy') {
-      const { request, epoch, seq } = datagram;
-      this.#services.get(request.service)?.runtime.acceptCopy(epoch, seq, request);
+    if (datagram.kind === 'mirror') {
+      this.#options.onMirror?.(datagram.mirror, from);
+      return;
+    }
+    if (datagram.kind === 'mirrorAck') {
+      this.#services.get(datagram.service)?.runtime.acceptMirrorAck(datagram.epoch, datagram.through);
       return;
     }
     if (datagram.kind === 'fence') {

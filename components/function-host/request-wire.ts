@@ -3,7 +3,13 @@
 // node that owns the service. Parsed and validated here once; everything inward sees typed values.
 // A forwarded request (old owner → new owner during a migration) carries the client's address in
 // `replyTo`, so the new owner answers the client directly and the data plane maps the reply to the VIP.
-import { MAX_HAND_OFF_PARTS, type HandOffPart, type SealedHandOff } from './hand-off-seal.ts';
+import {
+  MAX_HAND_OFF_PARTS,
+  MAX_MIRROR_PARTS,
+  type HandOffPart,
+  type MirrorPart,
+  type SealedHandOff,
+} from './hand-off-seal.ts';
 
 export interface FunctionRequest {
   /** Unique per client and request (e.g. "<clientId>:<sequence>"): the key of duplicate detection. */
@@ -121,10 +127,11 @@ export function parseReply(bytes: Uint8Array): Parsed<FunctionReply> {
 /**
  * Sent by the old owner to the new owner's service port after the last request it buffered during the
  * freeze has been forwarded: the new owner holds direct arrivals until then, so per-key order survives
- * the cutover.
+ * the cutover. A source that served through its freeze names how many mirrors it sent: the new owner
+ * also waits for those.
  */
 export interface HandOverMarker {
-  readonly handOverComplete: { readonly service: string; readonly epoch: number };
+  readonly handOverComplete: { readonly service: string; readonly epoch: number; readonly mirrors?: number };
 }
 
 /**
@@ -150,30 +157,30 @@ export interface FenceDatagram {
 }
 
 /**
- * Sent by a frozen source with a direct hand-off to the new owner's service port: a copy of a request
- * waiting in its freeze (request-copies.ts), numbered from 0 in the order the requests came, with the
- * client as replyTo. The new owner runs it only once its CLAIM is accepted; the original still follows.
+ * Sent by a source that serves through its freeze (state-mirror.ts) to the new owner's service port:
+ * the writes of the requests it finished, sealed (sealMirror), numbered from 0, in parts.
  */
-export interface RequestCopyDatagram {
-  readonly requestCopy: {
-    readonly service: string;
-    readonly epoch: number;
-    readonly seq: number;
-    readonly request: FunctionRequest;
-  };
+export interface MirrorDatagram {
+  readonly mirror: MirrorPart;
+}
+
+/** The new owner's receipt: it holds every mirror numbered below `through`. */
+export interface MirrorAckDatagram {
+  readonly mirrorAck: { readonly service: string; readonly epoch: number; readonly through: number };
 }
 
 export type Datagram =
   | { readonly kind: 'request'; readonly request: FunctionRequest }
-  | {
-      readonly kind: 'requestCopy';
-      readonly epoch: number;
-      readonly seq: number;
-      readonly request: FunctionRequest;
-    }
   | { readonly kind: 'handOff'; readonly handOff: HandOffPart }
+  | { readonly kind: 'mirror'; readonly mirror: MirrorPart }
+  | { readonly kind: 'mirrorAck'; readonly service: string; readonly epoch: number; readonly through: number }
   | { readonly kind: 'fence'; readonly fence: SealedHandOff }
-  | { readonly kind: 'handOverComplete'; readonly service: string; readonly epoch: number }
+  | {
+      readonly kind: 'handOverComplete';
+      readonly service: string;
+      readonly epoch: number;
+      readonly mirrors?: number;
+    }
   | {
       readonly kind: 'cutoverNotice';
       readonly service: string;
@@ -205,52 +212,69 @@ function parseSealed(
   return { ok: true, value: { service, migrationId, epoch, sealed, rest } };
 }
 
-function parseHandOff(value: unknown): Parsed<Datagram> {
-  const header = parseSealed(value, 'handOff');
+function isCount(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0;
+}
+
+/** A sealed message's share: part 0..parts-1 of 1..maxParts parts. */
+function parsePart(
+  value: unknown,
+  name: string,
+  maxParts: number,
+): Parsed<{ part: HandOffPart; rest: Record<string, unknown> }> {
+  const header = parseSealed(value, name);
   if (!header.ok) return header;
   const { service, migrationId, epoch, sealed, rest } = header.value;
   const { part, parts } = rest;
-  const isPartOf =
-    Number.isInteger(parts) &&
-    Number.isInteger(part) &&
-    (parts as number) >= 1 &&
-    (parts as number) <= MAX_HAND_OFF_PARTS &&
-    (part as number) >= 0 &&
-    (part as number) < (parts as number);
-  if (!isPartOf) {
-    return { ok: false, reason: `handOff must be part 0..parts-1 of 1..${MAX_HAND_OFF_PARTS} parts` };
-  }
-  const handOff = { service, migrationId, epoch, sealed, part: part as number, parts: parts as number };
-  return { ok: true, value: { kind: 'handOff', handOff } };
+  const isPartOf = isCount(parts) && isCount(part) && parts >= 1 && parts <= maxParts && part < parts;
+  if (!isPartOf) return { ok: false, reason: `${name} must be part 0..parts-1 of 1..${maxParts} parts` };
+  return { ok: true, value: { part: { service, migrationId, epoch, sealed, part, parts }, rest } };
 }
 
-function parseRequestCopy(value: unknown): Parsed<Datagram> {
-  const header = parseServiceEpoch(value, 'requestCopy');
+function parseHandOff(value: unknown): Parsed<Datagram> {
+  const parsed = parsePart(value, 'handOff', MAX_HAND_OFF_PARTS);
+  return parsed.ok ? { ok: true, value: { kind: 'handOff', handOff: parsed.value.part } } : parsed;
+}
+
+function parseMirror(value: unknown): Parsed<Datagram> {
+  const parsed = parsePart(value, 'mirror', MAX_MIRROR_PARTS);
+  if (!parsed.ok) return parsed;
+  const { part, rest } = parsed.value;
+  if (!isCount(rest.seq)) return { ok: false, reason: 'mirror.seq must be a non-negative integer' };
+  return { ok: true, value: { kind: 'mirror', mirror: { ...part, seq: rest.seq } } };
+}
+
+function parseMirrorAck(value: unknown): Parsed<Datagram> {
+  const header = parseServiceEpoch(value, 'mirrorAck');
   if (!header.ok) return header;
   const { service, epoch, rest } = header.value;
-  const { seq } = rest;
-  if (!Number.isInteger(seq) || (seq as number) < 0) {
-    return { ok: false, reason: 'requestCopy.seq must be a non-negative integer' };
+  if (!isCount(rest.through))
+    return { ok: false, reason: 'mirrorAck.through must be a non-negative integer' };
+  return { ok: true, value: { kind: 'mirrorAck', service, epoch, through: rest.through } };
+}
+
+function parseMarker(value: unknown): Parsed<Datagram> {
+  const marker = parseServiceEpoch(value, 'handOverComplete');
+  if (!marker.ok) return marker;
+  const { service, epoch, rest } = marker.value;
+  if (rest.mirrors === undefined) return { ok: true, value: { kind: 'handOverComplete', service, epoch } };
+  if (!isCount(rest.mirrors)) {
+    return { ok: false, reason: 'handOverComplete.mirrors must be a non-negative integer' };
   }
-  if (!isRecord(rest.request)) return { ok: false, reason: 'requestCopy.request must be a request' };
-  const request = requestFromRecord(rest.request);
-  if (!request.ok) return { ok: false, reason: `requestCopy.request: ${request.reason}` };
-  if (request.value.service !== service || request.value.replyTo === undefined) {
-    return { ok: false, reason: 'requestCopy.request must be for its service and name replyTo' };
-  }
-  return { ok: true, value: { kind: 'requestCopy', epoch, seq: seq as number, request: request.value } };
+  return { ok: true, value: { kind: 'handOverComplete', service, epoch, mirrors: rest.mirrors } };
 }
 
 /**
- * What a service port receives: a request, the old owner's hand-over marker, its sealed hand-off or a
- * copy of a request waiting in its freeze, or the new owner's notice.
+ * What a service port receives: a request, the old owner's hand-over marker, sealed hand-off or
+ * mirror, the new owner's notice or receipt of mirrors, or a fence exchange.
  */
 export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
   const json = parseJson(bytes);
   if (!json.ok) return json;
-  const { handOverComplete, cutoverNotice, handOff, fence, requestCopy } = json.value;
+  const { handOverComplete, cutoverNotice, handOff, fence, mirror, mirrorAck } = json.value;
   if (handOff !== undefined) return parseHandOff(handOff);
-  if (requestCopy !== undefined) return parseRequestCopy(requestCopy);
+  if (mirror !== undefined) return parseMirror(mirror);
+  if (mirrorAck !== undefined) return parseMirrorAck(mirrorAck);
   if (fence !== undefined) {
     const sealed = parseSealed(fence, 'fence');
     if (!sealed.ok) return sealed;
@@ -260,12 +284,7 @@ export function parseDatagram(bytes: Uint8Array): Parsed<Datagram> {
       value: { kind: 'fence', fence: { service, migrationId, epoch, sealed: sealed.value.sealed } },
     };
   }
-  if (handOverComplete !== undefined) {
-    const marker = parseServiceEpoch(handOverComplete, 'handOverComplete');
-    if (!marker.ok) return marker;
-    const { service, epoch } = marker.value;
-    return { ok: true, value: { kind: 'handOverComplete', service, epoch } };
-  }
+  if (handOverComplete !== undefined) return parseMarker(handOverComplete);
   if (cutoverNotice !== undefined) {
     const notice = parseServiceEpoch(cutoverNotice, 'cutoverNotice');
     if (!notice.ok) return notice;
@@ -287,7 +306,8 @@ export function encodeMessage(
     | CutoverNotice
     | HandOffDatagram
     | FenceDatagram
-    | RequestCopyDatagram,
+    | MirrorDatagram
+    | MirrorAckDatagram,
 ): Buffer {
   return Buffer.from(JSON.stringify(message), 'utf8');
 }

@@ -1,7 +1,7 @@
 // One service on one node: its role in a migration (FunctionRole), its epoch, its state, and the
-// request pipeline: duplicate detection, per-key FIFO queues, the freeze buffer (copied to the new
-// owner with a direct hand-off, request-copies.ts), forwarding to a new owner. Driven by the request
-// server (arrivals) and the control handlers (role changes).
+// request pipeline: duplicate detection, per-key FIFO queues, the freeze buffer, serving through the
+// freeze with each write mirrored to the new owner (state-mirror.ts), forwarding to a new owner.
+// Driven by the request server (arrivals) and the control handlers (role changes).
 // Invariants: a request id is processed at most once; requests with one key run one at a time in
 // arrival order; only the owner processes, and a node that gave up the epoch never does again.
 import { timingSafeEqual } from 'node:crypto';
@@ -16,8 +16,8 @@ import type {
   UdpAddress,
 } from './function-host-api.ts';
 import type { FunctionContext, FunctionDefinition } from './function-loader.ts';
-import { RequestCopies } from './request-copies.ts';
 import { encodeMessage, type FunctionReply, type FunctionRequest } from './request-wire.ts';
+import { MirrorInbox, MirrorSender } from './state-mirror.ts';
 import { StateStore } from './state-store.ts';
 
 export interface ServiceRuntimeOptions {
@@ -38,6 +38,15 @@ export interface ServiceRuntimeOptions {
   readonly routedOwner: () => UdpAddress | undefined;
   readonly logger: Logger;
 }
+
+/** How a source that serves through its freeze seals mirror `seq` into datagrams (state-mirror.ts). */
+export type SealMirror = (seq: number, delta: Uint8Array) => readonly Uint8Array[];
+
+/** How often a serving source sends again a mirror the new owner has not acknowledged. */
+const MIRROR_RESEND_MS = 25;
+
+/** Mirrors unacknowledged this long are given up: the new owner is gone, and their replies with it. */
+const MIRROR_GIVE_UP_MS = 10_000;
 
 function tokensMatch(expected: string, presented: string): boolean {
   const a = Buffer.from(expected, 'utf8');
@@ -86,6 +95,7 @@ export class ServiceRuntime {
   readonly #queues = new Map<string, QueuedRequest[]>();
   readonly #activeKeys = new Set<string>();
   readonly #pendingIds = new Set<string>();
+  #handingOver: Promise<number> | undefined;
   #queuedCount = 0;
   #nextSequence = 0;
   #held: QueuedRequest[] | undefined;
@@ -97,16 +107,14 @@ export class ServiceRuntime {
   #rejected = 0;
   #handedOverRequests = 0;
   #noticeExpected: HandOverOnNotice | undefined;
-  /**
-   * Frozen with a direct hand-off: the number of the next copy of a waiting request, which goes to the
-   * new owner the notice names (request-copies.ts); undefined when nothing is copied.
-   */
-  #nextCopy: number | undefined;
-  /** Importing: the old owner's copies of the requests waiting in its freeze. */
-  #copies: RequestCopies | undefined;
-  /** Requests this new owner ran from copies: their forwarded originals are not answered again. */
-  readonly #ranFromCopy = new Set<string>();
-  #copiedRequests = 0;
+  /** Serving through the freeze, and draining receipts after it: the mirrors to the new owner. */
+  #mirror: MirrorSender | undefined;
+  /** Frozen and still starting requests (serveMirrored), until the hand-over begins. */
+  #isServingFrozen = false;
+  /** Writes of finishing requests go to #mirror: from serveMirrored until the hand-over's marker. */
+  #isMirroring = false;
+  /** Importing, then the new owner: the old owner's mirrors, applied from the activation on. */
+  #inbox: MirrorInbox | undefined;
   #frozenAtMs = 0;
   #lastFrozenMs = 0;
   #noticeHandOvers = 0;
@@ -135,9 +143,9 @@ export class ServiceRuntime {
     return this.#noticeHandOvers;
   }
 
-  /** Requests run from the old owner's copies (the rest waited for their forwarded originals). */
-  get copiedRequests(): number {
-    return this.#copiedRequests;
+  /** Replies of a serving source that wait for the new owner's receipt of their writes. */
+  get heldReplies(): number {
+    return this.#mirror?.heldReplies ?? 0;
   }
 
   /** How long the last freeze held requests: from freeze() until the service left 'frozen'. */
@@ -190,19 +198,39 @@ export class ServiceRuntime {
 
   /**
    * Stops starting requests; resolves once those in progress have finished, with the buffer size.
-   * With `notice`, the new owner may end the freeze itself by a cutoverNotice carrying that token; with
-   * `copyWaiting` too, every request that waits in the freeze is also copied to the new owner.
+   * With `notice`, the new owner may end the freeze itself by a cutoverNotice carrying that token.
    */
-  async freeze(notice?: HandOverOnNotice, copyWaiting = false): Promise<number> {
+  async freeze(notice?: HandOverOnNotice): Promise<number> {
     this.#transition(['owner'], 'frozen');
     this.#noticeExpected = notice;
-    if (notice !== undefined && copyWaiting) {
-      this.#nextCopy = 0;
-      const waiting = [...this.#queues.values()].flat().sort((a, b) => a.sequence - b.sequence);
-      for (const item of waiting) this.#sendCopy(item);
-    }
     await this.#whenIdle();
     return this.#queuedCount;
+  }
+
+  /**
+   * Freezes the state for export but keeps serving: from this instant on, the writes of each request
+   * that finishes go to the new owner the notice names, as a mirror that `seal` seals, and its reply
+   * waits for the new owner's receipt. The caller takes the last delta in the same turn. Serving ends
+   * at the hand-over (on the new owner's notice) or at resume.
+   */
+  serveMirrored(notice: HandOverOnNotice, seal: SealMirror): void {
+    this.#transition(['owner'], 'frozen');
+    this.#noticeExpected = notice;
+    this.#isServingFrozen = true;
+    this.#isMirroring = true;
+    this.#mirror?.close();
+    const context = { service: this.name, epoch: notice.epoch };
+    this.#mirror = new MirrorSender(notice.epoch, {
+      seal,
+      send: (bytes) => this.#options.send(bytes, notice.newOwner),
+      resendMs: MIRROR_RESEND_MS,
+      giveUpMs: MIRROR_GIVE_UP_MS,
+      onGiveUp: (heldReplies) =>
+        this.#options.logger.error('no receipt of mirrored writes: their replies never go out', {
+          ...context,
+          heldReplies,
+        }),
+    });
   }
 
   /**
@@ -234,6 +262,9 @@ export class ServiceRuntime {
     if (this.#role === 'frozen') this.#transition(['frozen'], 'owner');
     else this.#requireRole(['owner'], 'resume');
     if (epoch !== undefined && epoch > this.#epoch) this.#epoch = epoch;
+    // This node keeps the writes it mirrored, so their replies need no receipt any more.
+    this.#mirror?.releaseAll();
+    this.#mirror = undefined;
     this.store.endTracking();
     for (const key of [...this.#queues.keys()]) this.#pump(key);
     return buffered;
@@ -243,19 +274,34 @@ export class ServiceRuntime {
    * Gives up the service at `epoch` to `newOwner`: every buffered request is forwarded there in arrival
    * order (the client's address as replyTo), then the hand-over marker; later arrivals are forwarded too.
    */
-  async handOver(epoch: number, newOwner: UdpAddress): Promise<number> {
+  handOver(epoch: number, newOwner: UdpAddress): Promise<number> {
     // A retried hand-over, or one the fencing of a newer route already did.
-    if (this.#role === 'forwarding' && epoch === this.#epoch) return this.#handedOverRequests;
+    if (this.#role === 'forwarding' && epoch === this.#epoch)
+      return Promise.resolve(this.#handedOverRequests);
+    // One under way: a serving source waits for its running requests first.
+    this.#handingOver ??= this.#handOver(epoch, newOwner).finally(() => {
+      this.#handingOver = undefined;
+    });
+    return this.#handingOver;
+  }
+
+  async #handOver(epoch: number, newOwner: UdpAddress): Promise<number> {
     this.#requireRole(['owner', 'frozen'], 'handOver');
     this.#requireNewerEpoch(epoch, 'handOver');
     if (this.#role === 'owner') await this.freeze();
+    // A serving source starts nothing more; what still runs mirrors its writes before the marker.
+    this.#isServingFrozen = false;
+    await this.#whenIdle();
+    const mirrors = this.#isMirroring ? this.#mirror?.sent : undefined;
     this.#transition(['frozen'], 'forwarding');
     this.#epoch = epoch;
     this.#forwardTo = newOwner;
     const items = this.#takeAllQueued();
     for (const item of items) this.#forward(item.request, item.replyTo, newOwner);
     this.#handedOverRequests = items.length;
-    const marker = encodeMessage({ handOverComplete: { service: this.name, epoch } });
+    const marker = encodeMessage({
+      handOverComplete: { service: this.name, epoch, ...(mirrors === undefined ? {} : { mirrors }) },
+    });
     // Sent twice: a lost marker costs the new owner its hold timeout, a duplicate costs nothing.
     this.#options.send(marker, newOwner);
     this.#options.send(marker, newOwner);
@@ -269,19 +315,18 @@ export class ServiceRuntime {
     if (this.#role === 'owner' || this.#role === 'frozen') {
       this.#options.logger.warn('fenced by a newer route', { service: this.name, epoch, owner });
       await this.handOver(epoch, owner);
-      return;
     }
+    // A hand-over already under way may have been to an older epoch.
+    if (epoch <= this.#epoch) return;
     this.#epoch = epoch;
     this.#forwardTo = owner;
   }
 
-  /** Starts importing the state for `epoch`; copies of the old owner's waiting requests are kept for it. */
-  beginImport(epoch: number): void {
+  /** Starts importing the state for `epoch`; with `isMirrored`, the old owner serves through its freeze. */
+  beginImport(epoch: number, isMirrored: boolean): void {
     this.#transition(['standby', 'forwarding', 'importing'], 'importing');
     this.store.clear();
-    this.#copies?.close();
-    this.#copies = new RequestCopies(epoch, this.#options.maxBufferedRequests);
-    this.#ranFromCopy.clear();
+    this.#inbox = isMirrored ? new MirrorInbox(epoch, this.#options.maxBufferedRequests) : undefined;
   }
 
   /** The imported state becomes the owner at `epoch`; direct arrivals wait for the hand-over marker. */
@@ -292,6 +337,7 @@ export class ServiceRuntime {
     this.#epoch = epoch;
     this.#forwardTo = undefined;
     this.store.endTracking();
+    this.#applyMirrors();
     if (this.#options.handOverHoldMs <= 0) return;
     this.#held = [];
     this.#holdTimer = setTimeout(() => {
@@ -303,28 +349,33 @@ export class ServiceRuntime {
     }, this.#options.handOverHoldMs);
   }
 
-  /** The old owner's marker: everything it buffered has been forwarded, so direct arrivals may run. */
-  handOverComplete(epoch: number): void {
-    if (epoch !== this.#epoch) return;
-    this.#copies?.close();
-    if (this.#held !== undefined) this.#releaseHold();
-  }
-
-  /** The old owner's copy `seq` of a request waiting in its freeze, for the import at `epoch`. */
-  acceptCopy(epoch: number, seq: number, request: FunctionRequest): void {
-    if (this.#copies?.epoch !== epoch) return;
-    for (const runnable of this.#copies.add(seq, request)) this.#runCopy(runnable);
-  }
-
   /**
-   * This node's CLAIM of the activated import was accepted: the old owner's copies run now, and later
-   * ones as they come. Returns how many ran now.
+   * The old owner's marker: everything it buffered has been forwarded, so held arrivals may run; after
+   * its `mirrors` mirrors, if it served through its freeze.
    */
-  runCopies(): number {
-    if (this.#role !== 'owner') return 0;
-    const runnable = this.#copies?.release() ?? [];
-    for (const request of runnable) this.#runCopy(request);
-    return runnable.length;
+  handOverComplete(epoch: number, mirrors = 0): void {
+    if (epoch !== this.#epoch || this.#role !== 'owner') return;
+    if (this.#inbox === undefined) {
+      if (this.#held !== undefined) this.#releaseHold();
+      return;
+    }
+    this.#inbox.expect(mirrors);
+    this.#applyMirrors();
+  }
+
+  /** The old owner's mirror `seq` for the import at `epoch`: acknowledged at once, applied in order. */
+  acceptMirror(epoch: number, seq: number, delta: Uint8Array, from: UdpAddress): void {
+    const inbox = this.#inbox;
+    if (inbox?.epoch !== epoch) return;
+    inbox.add(seq, delta);
+    const receipt = { service: this.name, epoch, through: inbox.received };
+    this.#options.send(encodeMessage({ mirrorAck: receipt }), from);
+    this.#applyMirrors();
+  }
+
+  /** The new owner holds every mirror below `through`: the replies waiting for them go out. */
+  acceptMirrorAck(epoch: number, through: number): void {
+    if (this.#mirror?.epoch === epoch) this.#mirror.received(through);
   }
 
   /**
@@ -334,8 +385,7 @@ export class ServiceRuntime {
    */
   async deactivate(epoch: number): Promise<number> {
     this.#transition(['owner'], 'standby');
-    // Copies are never answered here: their originals are still the old owner's.
-    this.#copies?.close();
+    this.#inbox = undefined;
     await this.#whenIdle();
     const items = this.#takeAllQueued();
     for (const item of items) {
@@ -354,22 +404,24 @@ export class ServiceRuntime {
   dropState(): void {
     this.#requireRole(['forwarding', 'importing', 'standby'], 'dropState');
     this.store.clear();
-    this.#copies?.close();
+    this.#inbox = undefined;
     if (this.#role === 'importing') this.#transition(['importing'], 'standby');
   }
 
-  /** Ends the service: held requests are released to nobody; timers stop. */
+  /** Ends the service: held requests and replies are released to nobody; timers stop. */
   close(): void {
     clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
+    this.#mirror?.close();
   }
 
   #transition(from: readonly FunctionRole[], to: FunctionRole): void {
     this.#requireRole(from, `${this.#role} -> ${to}`);
     if (this.#role === 'frozen') {
-      // A notice is only ever awaited, and requests only copied, in the freeze they were given with.
+      // A notice is only ever awaited, and writes only mirrored, in the freeze they were given with.
       this.#noticeExpected = undefined;
-      this.#nextCopy = undefined;
+      this.#isServingFrozen = false;
+      this.#isMirroring = false;
       this.#lastFrozenMs = performance.now() - this.#frozenAtMs;
     }
     if (to === 'frozen') this.#frozenAtMs = performance.now();
@@ -396,12 +448,11 @@ export class ServiceRuntime {
   }
 
   #accept(request: FunctionRequest, replyTo: UdpAddress): void {
-    // The original of a request run from its copy: the client has had its one answer. Only the first
-    // is silenced: a client's retry that an old owner forwards later gets the recorded reply again.
-    if (request.replyTo !== undefined && this.#ranFromCopy.delete(request.id)) return;
     const original = this.#dedupe.find(request.key, request.id);
     if (original !== undefined) {
       this.#duplicates += 1;
+      // Its reply waits for the new owner's receipt of its writes, and goes out then.
+      if (this.#mirror?.isHeld(request.id) === true) return;
       this.#options.send(original, replyTo);
       return;
     }
@@ -423,35 +474,27 @@ export class ServiceRuntime {
     const item: QueuedRequest = { request, replyTo, sequence: this.#nextSequence++ };
     this.#pendingIds.add(request.id);
     this.#queuedCount += 1;
-    // Forwarded requests (replyTo set) are older than any direct arrival, so only direct ones are held.
-    if (this.#held !== undefined && request.replyTo === undefined) {
+    // Forwarded requests (replyTo set) are older than any direct arrival, so only direct ones are held;
+    // unless the old owner mirrors writes, which a forwarded request may overtake.
+    if (this.#held !== undefined && (request.replyTo === undefined || this.#inbox !== undefined)) {
       this.#held.push(item);
       return;
     }
     this.#enqueue(item);
-    if (this.#role === 'frozen') this.#sendCopy(item);
   }
 
-  #sendCopy(item: QueuedRequest): void {
-    const seq = this.#nextCopy;
-    const notice = this.#noticeExpected;
-    if (seq === undefined || notice === undefined) return;
-    const request = forwardedRequest(item.request, item.replyTo);
-    if (request === undefined) return;
-    this.#nextCopy = seq + 1;
-    const copy = { service: this.name, epoch: notice.epoch, seq, request };
-    this.#options.send(encodeMessage({ requestCopy: copy }), notice.newOwner);
-  }
-
-  /** Runs a copy as the forwarded request it is; one not run here is left to its original. */
-  #runCopy(request: FunctionRequest): void {
-    const { id, key, replyTo } = request;
-    const isKnown = this.#pendingIds.has(id) || this.#dedupe.find(key, id) !== undefined;
-    const isFull = this.#queuedCount >= this.#options.maxBufferedRequests;
-    if (isKnown || isFull || replyTo === undefined) return;
-    this.#accept(request, replyTo);
-    this.#ranFromCopy.add(id);
-    this.#copiedRequests += 1;
+  /** Applies the old owner's mirrors that are next in order; held arrivals run once all are in. */
+  #applyMirrors(): void {
+    const inbox = this.#inbox;
+    if (inbox === undefined || this.#role !== 'owner') return;
+    for (const delta of inbox.takeReady()) {
+      try {
+        this.store.importDelta(delta);
+      } catch (err) {
+        this.#options.logger.error('mirror not applied', { service: this.name, epoch: this.#epoch, err });
+      }
+    }
+    if (inbox.isComplete && this.#held !== undefined) this.#releaseHold();
   }
 
   #enqueue(item: QueuedRequest): void {
@@ -465,13 +508,21 @@ export class ServiceRuntime {
   #releaseHold(): void {
     clearTimeout(this.#holdTimer);
     this.#holdTimer = undefined;
-    const held = this.#held ?? [];
+    // Forwarded requests first: the old owner took them in before any arrival held here.
+    const held = (this.#held ?? []).sort(
+      (a, b) => Number(a.request.replyTo === undefined) - Number(b.request.replyTo === undefined),
+    );
     this.#held = undefined;
     for (const item of held) this.#enqueue(item);
   }
 
+  /** Starts requests: the owner does, and so does a source that serves through its freeze. */
+  #isStarting(): boolean {
+    return this.#role === 'owner' || (this.#role === 'frozen' && this.#isServingFrozen);
+  }
+
   #pump(key: string): void {
-    if (this.#role !== 'owner' || this.#activeKeys.has(key)) return;
+    if (!this.#isStarting() || this.#activeKeys.has(key)) return;
     const queue = this.#queues.get(key);
     const item = queue?.shift();
     if (queue === undefined || item === undefined) return;
@@ -520,7 +571,12 @@ export class ServiceRuntime {
     // Recorded before the id leaves the pending set, so no duplicate slips in between.
     this.#dedupe.record(request.key, request.id, bytes);
     this.#processed += 1;
-    this.#options.send(bytes, replyTo);
+    const send = (): void => this.#options.send(bytes, replyTo);
+    if (this.#isMirroring && this.#mirror !== undefined) {
+      this.#mirror.mirror(this.store.takeDelta().delta, { id: request.id, send });
+      return;
+    }
+    send();
   }
 
   #whenIdle(): Promise<void> {

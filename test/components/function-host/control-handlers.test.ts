@@ -468,15 +468,22 @@ describe('components/function-host/control-handlers', () => {
         return { a, b, plane };
       }
 
-      /** Sends `count` requests to the frozen source; each waits there, and its copy goes to node-b. */
-      async function waitInTheFreeze(a: FunctionHost, count: number): Promise<UdpTestClient> {
+      /** Sends `count` requests over three keys to the frozen source, which serves through its freeze. */
+      async function sendToFrozen(a: FunctionHost, count: number): Promise<UdpTestClient> {
         const client = await openClient();
         for (let n = 0; n < count; n += 1) {
           const request = { id: `frozen-${n}`, key: `frozen-key-${n % 3}`, body: n, service: SERVICE };
           client.send(a.server.serviceAddress(SERVICE), request);
         }
-        await until(() => a.server.runtime(SERVICE).inflightRequests === count, 'the requests wait');
         return client;
+      }
+
+      /** A UDP port nobody reads: a notice sent there leaves the source serving through its freeze. */
+      async function unheardPort(): Promise<UdpAddress> {
+        const unheard = dgram.createSocket('udp4');
+        after(() => unheard.close());
+        await new Promise<void>((resolve) => unheard.bind(0, '127.0.0.1', resolve));
+        return { address: '127.0.0.1', port: unheard.address().port };
       }
 
       it('opens its CLAIM socket when the import begins, before any freeze', async () => {
@@ -499,53 +506,51 @@ describe('components/function-host/control-handlers', () => {
         assert.equal(b.server.runtime(SERVICE).role, 'owner', 'the refused dropState changed nothing');
       });
 
-      it("runs the source's copies of the requests waiting in its freeze once its CLAIM is accepted, and answers their originals never again", async () => {
-        // The notice goes to a port nobody reads: the source stays frozen and forwards nothing.
-        const unheard = dgram.createSocket('udp4');
-        after(() => unheard.close());
-        await new Promise<void>((resolve) => unheard.bind(0, '127.0.0.1', resolve));
-        const noticeTo = { address: '127.0.0.1', port: unheard.address().port };
-        const { a, b, plane } = await directMove({ noticeTo, isSilent: true });
-        const client = await waitInTheFreeze(a, 9);
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        assert.equal(client.replies.length, 0, 'no copy runs before the CLAIM is accepted');
-        plane.isSilent = false;
+      it('serves through its freeze: every write reaches the new owner before its reply, and the new owner runs nothing until it has them all', async () => {
+        const { a, b, plane } = await directMove({ noticeTo: await unheardPort(), isSilent: true });
+        const client = await sendToFrozen(a, 9);
         const replies = await client.waitForReplies(9, 5000);
-        assert.equal(a.server.runtime(SERVICE).role, 'frozen', 'answered while the source never heard');
+        assert.equal(a.server.runtime(SERVICE).role, 'frozen', 'answered by the frozen source');
         assert.deepEqual(
           replies.map(({ reply }) => [reply.id, reply.node, reply.ok]),
-          Array.from({ length: 9 }, (_, n) => [`frozen-${n}`, 'node-b', true]),
+          Array.from({ length: 9 }, (_, n) => [`frozen-${n}`, 'node-a', true]),
         );
-        assert.equal(b.server.runtime(SERVICE).copiedRequests, 9);
-        const handOver = {
-          op: 'handOver',
-          ...HAND_OFF_REF,
-          epoch: 2,
-          newOwner: b.server.serviceAddress(SERVICE),
-        } as const;
-        assert.equal((await a.control.call(handOver, 5000)).forwardedRequests, 9);
-        await until(() => b.server.runtime(SERVICE).summary().bufferedRequests === 0, 'the hold ends');
+        const source = a.server.runtime(SERVICE).summary();
+        assert.equal(b.server.runtime(SERVICE).role, 'owner', 'activated by the hand-off');
+        assert.equal(b.server.runtime(SERVICE).summary().appStateChecksum, source.appStateChecksum);
+        // The CLAIM is accepted; node-b holds what comes until the old owner's marker.
+        plane.isSilent = false;
+        await until(() => b.directCutoverClaims.linkCount === 1 && plane.ownerOf(1)?.nodeId === 2, 'claimed');
+        const next = { id: 'after-0', key: 'frozen-key-0', body: 9, service: SERVICE };
+        client.send(b.server.serviceAddress(SERVICE), next);
         await new Promise((resolve) => setTimeout(resolve, 100));
-        assert.equal(client.replies.length, 9, 'one answer per request');
-        assert.equal(b.server.runtime(SERVICE).summary().processedRequests, 9);
-        // A client's retry, forwarded by the old owner, still gets the recorded answer.
+        assert.equal(client.replies.length, 9, 'held until the marker');
+        const newOwner = b.server.serviceAddress(SERVICE);
+        const handOver = { op: 'handOver', ...HAND_OFF_REF, epoch: 2, newOwner } as const;
+        assert.equal((await a.control.call(handOver, 5000)).forwardedRequests, 0);
+        const [after] = (await client.waitForReplies(10, 5000)).slice(9);
+        assert.deepEqual([after?.reply.node, (after?.reply.body as { count: number }).count], ['node-b', 4]);
+        // A retry of a request the old owner answered gets its recorded reply from the new owner.
+        client.send(newOwner, { id: 'frozen-1', key: 'frozen-key-1', body: 1, service: SERVICE });
+        const [retry] = (await client.waitForReplies(11, 5000)).slice(10);
+        assert.deepEqual([retry?.reply.id, retry?.bytes], ['frozen-1', replies[1]?.bytes]);
+      });
+
+      it('holds each reply until the new owner has its writes, and lets them out when the source resumes', async () => {
+        const { a, b } = await directMove({ noticeTo: await unheardPort(), isSilent: true });
+        await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+        const client = await sendToFrozen(a, 6);
+        await until(() => a.server.runtime(SERVICE).heldReplies === 6, 'the source ran them');
+        // A duplicate of a held request gets no reply of its own.
         client.send(a.server.serviceAddress(SERVICE), {
           id: 'frozen-0',
           key: 'frozen-key-0',
           body: 0,
           service: SERVICE,
         });
-        const [retry] = (await client.waitForReplies(10, 5000)).slice(9);
-        assert.deepEqual([retry?.reply.id, retry?.bytes], ['frozen-0', replies[0]?.bytes]);
-      });
-
-      it('runs no copy when its CLAIM is refused: the source resumes and answers each request once', async () => {
-        const { a, b, plane } = await directMove({ owner: { nodeId: 3, epoch: 5 } });
-        const client = await waitInTheFreeze(a, 6);
-        await until(() => plane.received.length > 0, 'the CLAIM was answered');
+        await until(() => a.server.runtime(SERVICE).summary().duplicateRequests === 1, 'the duplicate came');
         await new Promise((resolve) => setTimeout(resolve, 100));
-        assert.equal(b.server.runtime(SERVICE).copiedRequests, 0);
-        await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+        assert.equal(client.replies.length, 0, 'no receipt, no reply');
         await a.control.call({ op: 'resume', ...HAND_OFF_REF }, 5000);
         const replies = await client.waitForReplies(6, 5000);
         assert.deepEqual(new Set(replies.map(({ reply }) => reply.node)), new Set(['node-a']));

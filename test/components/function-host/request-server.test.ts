@@ -196,7 +196,7 @@ describe('components/function-host/request-server', () => {
 
     it('forwards buffered requests on handOver so the new owner answers the client directly', async () => {
       const { a, b, client } = await twoNodes();
-      b.runtime('counter').beginImport(2);
+      b.runtime('counter').beginImport(2, false);
       b.runtime('counter').activate(2);
       await a.runtime('counter').freeze();
       for (let i = 1; i <= 3; i += 1) client.send(a.serviceAddress('counter'), request(`c:${i}`, 'k', i));
@@ -225,7 +225,7 @@ describe('components/function-host/request-server', () => {
 
     it('holds direct arrivals at the new owner until the old owner has forwarded its buffer', async () => {
       const { a, b, client } = await twoNodes(30_000);
-      b.runtime('counter').beginImport(2);
+      b.runtime('counter').beginImport(2, false);
       b.runtime('counter').activate(2);
       await a.runtime('counter').freeze();
       client.send(a.serviceAddress('counter'), request('c:1', 'k', 1));
@@ -248,7 +248,7 @@ describe('components/function-host/request-server', () => {
     it("hands over at once on the new owner's cutover notice, and only on the one its freeze expects", async () => {
       const { a, b, client } = await twoNodes();
       const token = 'a1'.repeat(16);
-      b.runtime('counter').beginImport(2);
+      b.runtime('counter').beginImport(2, false);
       b.runtime('counter').activate(2);
       await a.runtime('counter').freeze({ token, epoch: 2, newOwner: b.serviceAddress('counter') });
       client.send(a.serviceAddress('counter'), request('c:1', 'k', 1));
@@ -294,7 +294,7 @@ describe('components/function-host/request-server', () => {
 
     it('fences an owner that gets a route to another node at a newer epoch', async () => {
       const { a, b, client } = await twoNodes();
-      b.runtime('counter').beginImport(2);
+      b.runtime('counter').beginImport(2, false);
       b.runtime('counter').activate(2);
       assert.equal(await a.setRoute('counter', b.serviceAddress('counter'), 2), true);
       assert.equal(a.runtime('counter').role, 'forwarding', 'the fenced node gave up ownership');
@@ -331,7 +331,7 @@ describe('components/function-host/request-server', () => {
 
     it('refuses to activate or hand over at an epoch that is not newer', async () => {
       const { a, b } = await twoNodes();
-      b.runtime('counter').beginImport(2);
+      b.runtime('counter').beginImport(2, false);
       assert.throws(
         () => b.runtime('counter').activate(1),
         (err) => hasErrorCode(err, 'ERR_FNHOST_STALE_EPOCH'),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 
-import { MAX_HAND_OFF_PARTS } from '../../../components/function-host/hand-off-seal.ts';
+import { MAX_HAND_OFF_PARTS, MAX_MIRROR_PARTS } from '../../../components/function-host/hand-off-seal.ts';
 import { encodeMessage, parseDatagram } from '../../../components/function-host/request-wire.ts';
 
 const part = { service: 'sensor-stats', migrationId: 'm-1', epoch: 2, sealed: 'AAAA', part: 1, parts: 3 };
@@ -26,32 +26,43 @@ describe('components/function-host/request-wire', () => {
     });
   }
 
-  const request = {
-    id: 'c:7',
-    service: 'sensor-stats',
-    key: 's-1',
-    body: { v: 1 },
-    replyTo: { address: '127.0.0.1', port: 4000 },
-    hops: 1,
-  };
-  const copy = { service: 'sensor-stats', epoch: 2, seq: 4, request };
+  const mirror = { ...part, seq: 4 };
 
-  it('reads the copy of a request waiting in a freeze', () => {
-    assert.deepEqual(parseDatagram(encodeMessage({ requestCopy: copy })), {
+  it('reads a part of a mirror, its receipt and a marker that counts mirrors', () => {
+    assert.deepEqual(parseDatagram(encodeMessage({ mirror })), {
       ok: true,
-      value: { kind: 'requestCopy', epoch: 2, seq: 4, request },
+      value: { kind: 'mirror', mirror },
+    });
+    const receipt = { service: 'sensor-stats', epoch: 2, through: 5 };
+    assert.deepEqual(parseDatagram(encodeMessage({ mirrorAck: receipt })), {
+      ok: true,
+      value: { kind: 'mirrorAck', ...receipt },
+    });
+    const marker = { service: 'sensor-stats', epoch: 2, mirrors: 5 };
+    assert.deepEqual(parseDatagram(encodeMessage({ handOverComplete: marker })), {
+      ok: true,
+      value: { kind: 'handOverComplete', ...marker },
     });
   });
 
   for (const [name, bad, reason] of [
-    ['a negative number', { ...copy, seq: -1 }, /seq must be a non-negative integer/],
-    ['no epoch', { ...copy, epoch: undefined }, /requestCopy must be \{service/],
-    ['a request with no id', { ...copy, request: { ...request, id: '' } }, /request: id must be/],
-    ['a request for another service', { ...copy, request: { ...request, service: 'x' } }, /its service/],
-    ['no client to answer', { ...copy, request: { ...request, replyTo: undefined } }, /name replyTo/],
+    ['a mirror with a negative number', { mirror: { ...mirror, seq: -1 } }, /mirror.seq must be/],
+    ['a mirror with no number', { mirror: { ...mirror, seq: undefined } }, /mirror.seq must be/],
+    [
+      'a mirror in more parts than it may have',
+      { mirror: { ...mirror, parts: MAX_MIRROR_PARTS + 1 } },
+      /mirror must be part 0\.\.parts-1/,
+    ],
+    ['a receipt with no count', { mirrorAck: { service: 's', epoch: 2 } }, /through must be/],
+    ['a receipt with a fractional count', { mirrorAck: { service: 's', epoch: 2, through: 1.5 } }, /through/],
+    [
+      'a marker with a negative count',
+      { handOverComplete: { service: 's', epoch: 2, mirrors: -1 } },
+      /mirrors/,
+    ],
   ] as const) {
-    it(`refuses a request copy with ${name}`, () => {
-      const parsed = parseDatagram(Buffer.from(JSON.stringify({ requestCopy: bad })));
+    it(`refuses ${name}`, () => {
+      const parsed = parseDatagram(Buffer.from(JSON.stringify(bad)));
       assert.equal(parsed.ok, false);
       assert.match(parsed.ok ? '' : parsed.reason, reason);
     });
