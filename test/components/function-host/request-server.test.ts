@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 
 import { hasErrorCode } from '../../../components/common/errors.ts';
 import { RequestServer } from '../../../components/function-host/request-server.ts';
+import { StateStore } from '../../../components/function-host/state-store.ts';
 import { encodeMessage, type FunctionRequest } from '../../../components/function-host/request-wire.ts';
 import { UdpTestClient } from './helpers/udp-client.ts';
 import {
@@ -242,6 +243,34 @@ describe('components/function-host/request-server', () => {
           ['c:2', 2],
         ],
         'the older buffered request runs first',
+      );
+    });
+
+    it('with mirrors, holds forwarded and direct arrivals alike until every mirror the marker counts is applied', async () => {
+      const { a, b, client } = await twoNodes(30_000);
+      const runtime = b.runtime('counter');
+      runtime.beginImport(2, true);
+      runtime.activate(2);
+      // The old owner's mirror 0: it had counted key k five times.
+      const writes = new StateStore();
+      writes.beginSnapshot(64);
+      writes.namespace('app').putJson('k', { count: 5, seen: [] });
+      const mirror = writes.takeDelta().delta;
+      client.send(b.serviceAddress('counter'), request('c:7', 'k', 7));
+      client.send(b.serviceAddress('counter'), { ...request('c:6', 'k', 6), replyTo: client.address });
+      while (runtime.summary().bufferedRequests < 2) await new Promise((r) => setImmediate(r));
+      runtime.handOverComplete(2, 1);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal(runtime.summary().processedRequests, 0, 'the marker counts a mirror not yet here');
+      runtime.acceptMirror(2, 0, mirror, a.serviceAddress('counter'));
+      const replies = await client.waitForReplies(2);
+      assert.deepEqual(
+        replies.map((r) => [r.reply.id, (r.reply.body as { count: number }).count]),
+        [
+          ['c:6', 6],
+          ['c:7', 7],
+        ],
+        'on the mirrored state, the forwarded request first',
       );
     });
 
