@@ -1,9 +1,8 @@
 // The new owner's function host cuts over by itself (in-network cutover with a direct hand-off): once
 // the source's sealed last delta has activated the import (control-handlers.ts), it sends the CLAIM
 // to the data plane from this node and, when the data plane accepts it, the cutover notice straight
-// to the old owner's service port, which hands over its buffered requests at once; the copies of those
-// requests that the old owner sent as they came run here straight away (request-copies.ts). So no agent
-// is on the path of a request that waits in the freeze. The target's agent still claims the same epoch
+// to the old owner's service port, which stops serving through its freeze and hands over (its writes
+// until then came here as mirrors, state-mirror.ts). So no agent is on the path of a cutover. The target's agent still claims the same epoch
 // (answered accepted again) before it moves its own state machine past the cutover.
 // Neighbours: components/common/data-plane-claim.ts (the exchange), request-wire.ts (the notice).
 import { systemClock } from '../common/clock.ts';

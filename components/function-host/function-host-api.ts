@@ -15,7 +15,7 @@ export function functionHostInflightTopic(thingName: string): string {
 
 export type FunctionRole =
   | 'owner' // processes requests for the service
-  | 'frozen' // stopped processing, buffers arrivals (source, between freeze and cutover)
+  | 'frozen' // state fixed for export: buffers arrivals, or serves on with its writes mirrored (source, freeze to cutover)
   | 'forwarding' // lost ownership: forwards every arrival to the new owner, processes nothing
   | 'importing' // receiving a snapshot and deltas (target, before activation)
   | 'standby'; // holds no state for the service
@@ -85,14 +85,15 @@ export type FunctionHostRequest =
       readonly handOverOnNotice?: HandOverOnNotice;
       /**
        * With handOverOnNotice: also send the last delta, sealed under this key (hand-off-seal.ts),
-       * straight to handOverOnNotice.newOwner, which activates on it without waiting for the agents.
+       * straight to handOverOnNotice.newOwner, which activates on it without waiting for the agents;
+       * and keep serving until the notice, each write mirrored there (state-mirror.ts).
        */
       readonly handOffKey?: string;
     } & MigrationRef)
   | ({
       readonly op: 'beginImport';
       readonly epoch: number;
-      /** Accept the source's direct hand-off sealed under this key (64 hex digits). */
+      /** Accept the source's direct hand-off and mirrors sealed under this key (64 hex digits). */
       readonly handOffKey?: string;
       /** With handOffKey: once the hand-off has activated the import, claim the service from here. */
       readonly directCutover?: DirectCutover;
@@ -182,7 +183,10 @@ export interface Activated {
 export interface HandedOver {
   /** Requests buffered during the freeze, now forwarded to the new owner. */
   readonly forwardedRequests: number;
-  /** How long the service was frozen, as its requests saw it: from the freeze to the hand-over. */
+  /**
+   * From the freeze to the hand-over. Requests waited all of it, unless the source served through its
+   * freeze (a direct hand-off of a stateful service): then each paid one round trip to the new owner.
+   */
   readonly frozenMs: number;
 }
 
