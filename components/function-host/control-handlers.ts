@@ -30,6 +30,7 @@ import {
   type HandOffContent,
   type HandOffPart,
   type HandOffRef,
+  type MirrorContent,
   type MirrorPart,
   type SealedHandOff,
 } from './hand-off-seal.ts';
@@ -327,7 +328,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     if (isMirrored) {
       // With the direct hand-off the source serves on, and mirrors each write to the new owner.
       const ref = { service: request.service, migrationId: request.migrationId, epoch: notice.epoch };
-      runtime.serveMirrored(notice, (seq, delta) => mirrorDatagrams(key, ref, seq, delta));
+      runtime.serveMirrored(notice, (seq, content) => mirrorDatagrams(key, ref, seq, content));
     } else {
       bufferedRequests = await runtime.freeze(notice);
     }
@@ -535,7 +536,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       this.#options.logger.debug('mirror for no import here ignored', { service, migrationId, epoch });
       return;
     }
-    let delta: Uint8Array;
+    let content: MirrorContent;
     try {
       const assembly = assemblies.get(seq) ?? new HandOffAssembly(part);
       const whole = assembly.add(part);
@@ -544,12 +545,12 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
         return;
       }
       assemblies.delete(seq);
-      delta = openMirror(key, whole, seq);
+      content = openMirror(key, whole, seq);
     } catch (err) {
       this.#options.logger.warn('mirror refused', { service, migrationId, seq, err });
       return;
     }
-    this.#server.runtime(service).acceptMirror(epoch, seq, delta, from);
+    this.#server.runtime(service).acceptMirror(epoch, seq, content, from);
   }
 
   /**
@@ -756,8 +757,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
 }
 
 /** Mirror `seq`, sealed, in as many datagrams as it takes (the new owner reads MAX_MIRROR_PARTS). */
-function mirrorDatagrams(key: string, ref: HandOffRef, seq: number, delta: Uint8Array): Buffer[] {
-  const parts = splitHandOff(sealMirror(key, ref, seq, delta), HAND_OFF_PART_CHARS);
+function mirrorDatagrams(key: string, ref: HandOffRef, seq: number, content: MirrorContent): Buffer[] {
+  const parts = splitHandOff(sealMirror(key, ref, seq, content), HAND_OFF_PART_CHARS);
   return parts.map((part) => encodeMessage({ mirror: { ...part, seq } }));
 }
 

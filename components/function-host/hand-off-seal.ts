@@ -131,14 +131,46 @@ export function openFence(key: string, message: SealedHandOff): FenceWord {
   return known;
 }
 
-/** Mirror `seq` of a serving source: the writes of the requests it finished since mirror `seq` - 1. */
-export function sealMirror(key: string, ref: HandOffRef, seq: number, delta: Uint8Array): SealedHandOff {
-  return seal(key, 'mirror', ref, [delta], seq);
+/** One mirror of a serving source (state-mirror.ts): a request's writes, and the reply it got. */
+export interface MirrorContent {
+  readonly delta: Uint8Array;
+  /** Sent by the new owner on receipt: the reply is out once its writes are there. */
+  readonly reply: Uint8Array;
+  readonly replyTo: { readonly address: string; readonly port: number };
 }
 
-/** The delta of mirror `seq`; anything altered, or sealed under another key, reference or number, throws. */
-export function openMirror(key: string, message: SealedHandOff, seq: number): Uint8Array {
-  return new Uint8Array(open(key, 'mirror', message, seq));
+/** Mirror `seq`: [u32 delta length][delta][u32 reply length][reply][replyTo as JSON]. */
+export function sealMirror(key: string, ref: HandOffRef, seq: number, content: MirrorContent): SealedHandOff {
+  const lengths = Buffer.alloc(8);
+  lengths.writeUInt32BE(content.delta.byteLength, 0);
+  lengths.writeUInt32BE(content.reply.byteLength, 4);
+  const replyTo = Buffer.from(JSON.stringify(content.replyTo), 'utf8');
+  const plain = [lengths.subarray(0, 4), content.delta, lengths.subarray(4), content.reply, replyTo];
+  return seal(key, 'mirror', ref, plain, seq);
+}
+
+/** Mirror `seq`; anything altered, or sealed under another key, reference or number, throws. */
+export function openMirror(key: string, message: SealedHandOff, seq: number): MirrorContent {
+  const plain = open(key, 'mirror', message, seq);
+  const malformed = (): EdgeShiftError => badHandOff('mirror malformed', message);
+  if (plain.byteLength < 8) throw malformed();
+  const deltaEnd = 4 + plain.readUInt32BE(0);
+  if (deltaEnd + 4 > plain.byteLength) throw malformed();
+  const replyEnd = deltaEnd + 4 + plain.readUInt32BE(deltaEnd);
+  if (replyEnd > plain.byteLength) throw malformed();
+  let replyTo: unknown;
+  try {
+    replyTo = JSON.parse(plain.toString('utf8', replyEnd));
+  } catch {
+    throw malformed();
+  }
+  const address = replyTo as { address?: unknown; port?: unknown } | null;
+  if (typeof address?.address !== 'string' || !Number.isInteger(address.port)) throw malformed();
+  return {
+    delta: new Uint8Array(plain.subarray(4, deltaEnd)),
+    reply: new Uint8Array(plain.subarray(deltaEnd + 4, replyEnd)),
+    replyTo: { address: address.address, port: address.port as number },
+  };
 }
 
 /** One datagram's share of a sealed hand-off: `sealed` is part `part` (from 0) of `parts`. */

@@ -16,6 +16,7 @@ import type {
   UdpAddress,
 } from './function-host-api.ts';
 import type { FunctionContext, FunctionDefinition } from './function-loader.ts';
+import type { MirrorContent } from './hand-off-seal.ts';
 import { encodeMessage, type FunctionReply, type FunctionRequest } from './request-wire.ts';
 import { MirrorInbox, MirrorSender } from './state-mirror.ts';
 import { StateStore } from './state-store.ts';
@@ -40,7 +41,7 @@ export interface ServiceRuntimeOptions {
 }
 
 /** How a source that serves through its freeze seals mirror `seq` into datagrams (state-mirror.ts). */
-export type SealMirror = (seq: number, delta: Uint8Array) => readonly Uint8Array[];
+export type SealMirror = (seq: number, content: MirrorContent) => readonly Uint8Array[];
 
 /** How often a serving source sends again a mirror the new owner has not acknowledged. */
 const MIRROR_RESEND_MS = 25;
@@ -223,6 +224,7 @@ export class ServiceRuntime {
     this.#mirror = new MirrorSender(notice.epoch, {
       seal,
       send: (bytes) => this.#options.send(bytes, notice.newOwner),
+      sendReply: (bytes, replyTo) => this.#options.send(bytes, replyTo),
       resendMs: MIRROR_RESEND_MS,
       giveUpMs: MIRROR_GIVE_UP_MS,
       onGiveUp: (heldReplies) =>
@@ -363,17 +365,20 @@ export class ServiceRuntime {
     this.#applyMirrors();
   }
 
-  /** The old owner's mirror `seq` for the import at `epoch`: acknowledged at once, applied in order. */
-  acceptMirror(epoch: number, seq: number, delta: Uint8Array, from: UdpAddress): void {
+  /**
+   * The old owner's mirror `seq` for the import at `epoch`: the replies it completes go out, the old
+   * owner hears so at once, and the writes are applied in order.
+   */
+  acceptMirror(epoch: number, seq: number, content: MirrorContent, from: UdpAddress): void {
     const inbox = this.#inbox;
     if (inbox?.epoch !== epoch) return;
-    inbox.add(seq, delta);
+    for (const completed of inbox.add(seq, content)) this.#options.send(completed.reply, completed.replyTo);
     const receipt = { service: this.name, epoch, through: inbox.received };
     this.#options.send(encodeMessage({ mirrorAck: receipt }), from);
     this.#applyMirrors();
   }
 
-  /** The new owner holds every mirror below `through`: the replies waiting for them go out. */
+  /** The new owner holds every mirror below `through` and has sent their replies. */
   acceptMirrorAck(epoch: number, through: number): void {
     if (this.#mirror?.epoch === epoch) this.#mirror.received(through);
   }
@@ -451,7 +456,7 @@ export class ServiceRuntime {
     const original = this.#dedupe.find(request.key, request.id);
     if (original !== undefined) {
       this.#duplicates += 1;
-      // Its reply waits for the new owner's receipt of its writes, and goes out then.
+      // Its reply goes out from the new owner once that one has its writes.
       if (this.#mirror?.isHeld(request.id) === true) return;
       this.#options.send(original, replyTo);
       return;
@@ -571,12 +576,12 @@ export class ServiceRuntime {
     // Recorded before the id leaves the pending set, so no duplicate slips in between.
     this.#dedupe.record(request.key, request.id, bytes);
     this.#processed += 1;
-    const send = (): void => this.#options.send(bytes, replyTo);
     if (this.#isMirroring && this.#mirror !== undefined) {
-      this.#mirror.mirror(this.store.takeDelta().delta, { id: request.id, send });
+      const { delta } = this.store.takeDelta();
+      this.#mirror.mirror({ id: request.id, delta, reply: bytes, replyTo });
       return;
     }
-    send();
+    this.#options.send(bytes, replyTo);
   }
 
   #whenIdle(): Promise<void> {

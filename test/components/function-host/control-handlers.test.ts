@@ -515,6 +515,8 @@ describe('components/function-host/control-handlers', () => {
           replies.map(({ reply }) => [reply.id, reply.node, reply.ok]),
           Array.from({ length: 9 }, (_, n) => [`frozen-${n}`, 'node-a', true]),
         );
+        const ports = new Set(replies.map(({ from }) => from.port));
+        assert.deepEqual(ports, new Set([b.server.serviceAddress(SERVICE).port]), 'sent by the new owner');
         const source = a.server.runtime(SERVICE).summary();
         assert.equal(b.server.runtime(SERVICE).role, 'owner', 'activated by the hand-off');
         assert.equal(b.server.runtime(SERVICE).summary().appStateChecksum, source.appStateChecksum);

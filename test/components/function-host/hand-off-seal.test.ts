@@ -8,8 +8,10 @@ import {
   newHandOffKey,
   openFence,
   openHandOff,
+  openMirror,
   sealFence,
   sealHandOff,
+  sealMirror,
   splitHandOff,
   type SealedHandOff,
 } from '../../../components/function-host/hand-off-seal.ts';
@@ -102,5 +104,21 @@ describe('components/function-host/hand-off-seal', () => {
       () => openFence(key, sealHandOff(key, ref, content)),
       (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_HAND_OFF'),
     );
+  });
+
+  it('opens a mirror only under the number it was sealed with, and never as a hand-off', () => {
+    const key = newHandOffKey();
+    const mirror = {
+      delta: Uint8Array.of(9, 0, 9),
+      reply: Buffer.from('{"id":"c:1"}'),
+      replyTo: { address: '127.0.0.1', port: 4000 },
+    };
+    assert.deepEqual(openMirror(key, sealMirror(key, ref, 3, mirror), 3), {
+      ...mirror,
+      reply: new Uint8Array(mirror.reply),
+    });
+    const badSeal = (err: unknown): boolean => hasErrorCode(err, 'ERR_FNHOST_BAD_HAND_OFF');
+    assert.throws(() => openMirror(key, sealMirror(key, ref, 3, mirror), 4), badSeal);
+    refusesToOpen(key, sealMirror(key, ref, 3, mirror));
   });
 });

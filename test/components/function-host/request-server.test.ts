@@ -262,13 +262,21 @@ describe('components/function-host/request-server', () => {
       runtime.handOverComplete(2, 1);
       await new Promise((resolve) => setTimeout(resolve, 50));
       assert.equal(runtime.summary().processedRequests, 0, 'the marker counts a mirror not yet here');
-      runtime.acceptMirror(2, 0, mirror, a.serviceAddress('counter'));
-      const replies = await client.waitForReplies(2);
+      // It carries the old owner's reply to c:5, which the new owner sends on receipt.
+      const reply = encodeMessage({ id: 'c:5', ok: true, body: { count: 5 }, node: 'node-a', epoch: 1 });
+      runtime.acceptMirror(
+        2,
+        0,
+        { delta: mirror, reply, replyTo: client.address },
+        a.serviceAddress('counter'),
+      );
+      const replies = await client.waitForReplies(3);
       assert.deepEqual(
-        replies.map((r) => [r.reply.id, (r.reply.body as { count: number }).count]),
+        replies.map((r) => [r.reply.id, (r.reply.body as { count: number }).count, r.reply.node]),
         [
-          ['c:6', 6],
-          ['c:7', 7],
+          ['c:5', 5, 'node-a'],
+          ['c:6', 6, 'node-b'],
+          ['c:7', 7, 'node-b'],
         ],
         'on the mirrored state, the forwarded request first',
       );

@@ -2,15 +2,23 @@ import assert from 'node:assert/strict';
 
 import fc from 'fast-check';
 
+import type { MirrorContent } from '../../../components/function-host/hand-off-seal.ts';
 import {
   MirrorInbox,
   MirrorSender,
   type MirrorSenderOptions,
 } from '../../../components/function-host/state-mirror.ts';
 
-const delta = (n: number): Uint8Array => Uint8Array.of(n);
+const CLIENT = { address: '127.0.0.1', port: 4000 };
 
-/** A sender whose datagrams are "seq:n" strings, recorded in `sent`; replies recorded in `replied`. */
+/** Mirror n: its delta is the byte n, its reply the text "r-n". */
+const content = (n: number): MirrorContent => ({
+  delta: Uint8Array.of(n),
+  reply: Buffer.from(`r-${n}`),
+  replyTo: CLIENT,
+});
+
+/** A sender whose datagrams are "seq:n" strings, recorded in `sent`; replies it sends in `replied`. */
 function recordingSender(overrides: Partial<MirrorSenderOptions> = {}): {
   sender: MirrorSender;
   sent: string[];
@@ -20,21 +28,25 @@ function recordingSender(overrides: Partial<MirrorSenderOptions> = {}): {
   const sent: string[] = [];
   const replied: string[] = [];
   const sender = new MirrorSender(2, {
-    seal: (seq, bytes) => [Buffer.from(`${seq}:${bytes[0]}`)],
+    seal: (seq, mirrored) => [Buffer.from(`${seq}:${mirrored.delta[0]}`)],
     send: (bytes) => void sent.push(Buffer.from(bytes).toString()),
+    sendReply: (reply) => void replied.push(Buffer.from(reply).toString()),
     resendMs: 10,
     giveUpMs: 10_000,
     onGiveUp: () => undefined,
     ...overrides,
   });
-  const mirror = (id: string): void =>
-    sender.mirror(delta(sent.length), { id, send: () => void replied.push(id) });
+  let next = 0;
+  const mirror = (id: string): void => {
+    sender.mirror({ id, ...content(next) });
+    next += 1;
+  };
   return { sender, sent, replied, mirror };
 }
 
 describe('components/function-host/state-mirror', () => {
   describe('MirrorSender', () => {
-    it('lets a reply out only once its mirror and every earlier one are received', () => {
+    it('holds each reply until the new owner acknowledges its mirror and every earlier one, and never sends it itself then', () => {
       const { sender, sent, replied, mirror } = recordingSender();
       mirror('r-0');
       mirror('r-1');
@@ -43,13 +55,14 @@ describe('components/function-host/state-mirror', () => {
       assert.equal(sender.sent, 3);
       assert.deepEqual([sender.isHeld('r-1'), sender.heldReplies], [true, 3]);
       sender.received(2);
-      assert.deepEqual(replied, ['r-0', 'r-1']);
-      assert.equal(sender.isHeld('r-1'), false);
+      assert.deepEqual([sender.isHeld('r-1'), sender.isHeld('r-2'), sender.heldReplies], [false, true, 1]);
       sender.received(1);
       sender.received(4);
-      assert.deepEqual(replied, ['r-0', 'r-1'], 'an old or impossible receipt changes nothing');
+      assert.equal(sender.heldReplies, 1, 'an old or impossible receipt changes nothing');
       sender.received(3);
-      assert.deepEqual(replied, ['r-0', 'r-1', 'r-2']);
+      assert.equal(sender.heldReplies, 0);
+      sender.releaseAll();
+      assert.deepEqual(replied, [], 'the new owner sent them all');
       sender.close();
     });
 
@@ -67,14 +80,17 @@ describe('components/function-host/state-mirror', () => {
       assert.equal(sent.length, count, 'nothing left to resend');
     });
 
-    it('lets every held reply out when the move is aborted', () => {
+    it('sends the replies not yet acknowledged itself when the move is aborted', () => {
       const { sender, replied, mirror } = recordingSender();
       mirror('r-0');
       mirror('r-1');
+      mirror('r-2');
+      sender.received(1);
       sender.releaseAll();
-      assert.deepEqual(replied, ['r-0', 'r-1']);
-      sender.received(2);
-      assert.deepEqual(replied, ['r-0', 'r-1'], 'each reply goes out once');
+      assert.deepEqual(replied, ['r-1', 'r-2']);
+      sender.received(3);
+      sender.releaseAll();
+      assert.deepEqual(replied, ['r-1', 'r-2'], 'each reply goes out once');
     });
 
     it('gives up the held replies when no receipt comes for giveUpMs', async () => {
@@ -87,38 +103,39 @@ describe('components/function-host/state-mirror', () => {
       mirror('r-1');
       await new Promise((resolve) => setTimeout(resolve, 80));
       assert.equal(givenUp, 2);
-      sender.received(2);
-      assert.deepEqual(replied, [], 'a reply without a receipt never goes out');
+      sender.releaseAll();
+      assert.deepEqual(replied, [], 'a reply without a receipt never goes out from here');
     });
   });
 
   describe('MirrorInbox', () => {
-    it('applies nothing out of order, and is complete once the marker count is applied', () => {
+    it('answers and applies nothing out of order, and is complete once the marker count is applied', () => {
       const inbox = new MirrorInbox(2, 100);
-      inbox.add(1, delta(1));
+      assert.deepEqual(inbox.add(1, content(1)), []);
       assert.equal(inbox.received, 0);
       assert.deepEqual(inbox.takeReady(), []);
-      inbox.add(0, delta(0));
+      assert.deepEqual(inbox.add(0, content(0)), [content(0), content(1)], 'both replies go out now');
+      assert.deepEqual(inbox.add(1, content(1)), [], 'a duplicate is not answered again');
       assert.equal(inbox.received, 2);
       inbox.expect(3);
-      assert.deepEqual(inbox.takeReady(), [delta(0), delta(1)]);
+      assert.deepEqual(inbox.takeReady(), [content(0).delta, content(1).delta]);
       assert.equal(inbox.isComplete, false);
-      inbox.add(2, delta(2));
+      inbox.add(2, content(2));
       assert.equal(inbox.isComplete, false, 'received is not applied');
-      assert.deepEqual(inbox.takeReady(), [delta(2)]);
+      assert.deepEqual(inbox.takeReady(), [content(2).delta]);
       assert.equal(inbox.isComplete, true);
     });
 
     it('is complete at once for a marker of no mirrors, and never before a marker', () => {
       const inbox = new MirrorInbox(2, 100);
-      inbox.add(0, delta(0));
+      inbox.add(0, content(0));
       inbox.takeReady();
       assert.equal(inbox.isComplete, false);
       inbox.expect(1);
       assert.equal(inbox.isComplete, true);
     });
 
-    it('applies each mirror once, in order, up to the first missing one, whatever order and duplicates they come in', () => {
+    it('answers and applies each mirror once, in order, up to the first missing one, whatever order and duplicates they come in', () => {
       fc.assert(
         fc.property(
           fc.array(fc.nat(30), { maxLength: 80 }),
@@ -126,13 +143,17 @@ describe('components/function-host/state-mirror', () => {
           (arrivals, window) => {
             const inbox = new MirrorInbox(2, window);
             const applied: number[] = [];
+            const answered: string[] = [];
             for (const seq of arrivals) {
-              inbox.add(seq, delta(seq));
+              for (const done of inbox.add(seq, content(seq)))
+                answered.push(Buffer.from(done.reply).toString());
               for (const bytes of inbox.takeReady()) applied.push(bytes[0] ?? -1);
             }
+            const run = Array.from({ length: applied.length }, (_, n) => n);
+            assert.deepEqual(applied, run);
             assert.deepEqual(
-              applied,
-              Array.from({ length: applied.length }, (_, n) => n),
+              answered,
+              run.map((n) => `r-${n}`),
             );
             assert.equal(inbox.received, applied.length);
           },
