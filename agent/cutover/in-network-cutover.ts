@@ -7,7 +7,7 @@
 import type { Clock } from '../../components/common/clock.ts';
 import { claimAtDataPlane, type ClaimAnswer } from '../../components/common/data-plane-claim.ts';
 import type { DataPlaneLink } from '../../components/common/data-plane-link.ts';
-import { EdgeShiftError, hasErrorCode } from '../../components/common/errors.ts';
+import { EdgeShiftError } from '../../components/common/errors.ts';
 import type { ContestOutcome, CutoverMethod, OwnerInForce, OwnershipChange } from './cutover-method.ts';
 
 export interface InNetworkCutoverOptions {
@@ -67,13 +67,16 @@ export class InNetworkCutover implements CutoverMethod {
     return Promise.resolve(); // the data plane already steers every node's traffic
   }
 
-  /** The data plane is the arbiter: a CLAIM of the same epoch from this node either wins or is stale. */
+  /**
+   * The data plane is the arbiter: a CLAIM of the same epoch from this node either wins, or is stale
+   * because the peer holds that very epoch (no other node claims it). Stale at a newer epoch, neither
+   * holds it: a third owner's route fences this node, so the outcome is not the peer's.
+   */
   async contestOwnership(change: OwnershipChange, timeoutMs: number): Promise<ContestOutcome> {
-    try {
-      await this.takeOwnership(change, timeoutMs);
-      return 'ours';
-    } catch (err) {
-      return hasErrorCode(err, 'ERR_MIGRATION_STALE_EPOCH') ? 'theirs' : 'unknown';
-    }
+    const { serviceId, epoch, migrationId } = change;
+    const answer = await this.claim(serviceId, epoch, timeoutMs, migrationId).catch(() => undefined);
+    if (answer === undefined) return 'unknown';
+    if (answer === 'accepted') return 'ours';
+    return answer.staleEpoch === epoch ? 'theirs' : 'unknown';
   }
 }

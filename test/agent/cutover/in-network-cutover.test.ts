@@ -114,4 +114,22 @@ describe('agent/cutover/in-network-cutover', () => {
     await cutover.takeOwnership(CHANGE, 5_000);
     assert.deepEqual(dataPlane.ownerOf(7), { nodeId: 2, epoch: 2 }, 'node 2 owns the service at epoch 2');
   });
+
+  describe('a source contesting the epoch', () => {
+    let source: InNetworkCutover;
+    beforeEach(() => {
+      source = new InNetworkCutover({ link, nodeNumber: 1, clock, retransmitMs: 200 });
+    });
+
+    it('holds it when its CLAIM wins, and leaves it to the peer when the peer holds that very epoch', async () => {
+      assert.equal(await source.contestOwnership(CHANGE, 5_000), 'ours');
+      dataPlane.setOwner(7, { nodeId: 2, epoch: 2 });
+      assert.equal(await source.contestOwnership(CHANGE, 5_000), 'theirs');
+    });
+
+    it("does not take a third node's newer epoch for the peer's", async () => {
+      dataPlane.setOwner(7, { nodeId: 3, epoch: 5 });
+      assert.equal(await source.contestOwnership(CHANGE, 5_000), 'unknown');
+    });
+  });
 });
