@@ -3,7 +3,9 @@
 // freeze with each write mirrored to the new owner (state-mirror.ts), forwarding to a new owner.
 // Driven by the request server (arrivals) and the control handlers (role changes).
 // Invariants: a request id is processed at most once; requests with one key run one at a time in
-// arrival order; only the owner processes, and a node that gave up the epoch never does again.
+// arrival order; only the owner processes (and a source serving through its freeze, every write of
+// which reaches the new owner before its reply goes out), and a node that gave up the epoch never does
+// again.
 import { timingSafeEqual } from 'node:crypto';
 
 import { EdgeShiftError, type ErrorCode } from '../common/errors.ts';
@@ -144,7 +146,7 @@ export class ServiceRuntime {
     return this.#noticeHandOvers;
   }
 
-  /** Replies of a serving source that wait for the new owner's receipt of their writes. */
+  /** Replies of a serving source whose mirrors the new owner has not acknowledged yet. */
   get heldReplies(): number {
     return this.#mirror?.heldReplies ?? 0;
   }
@@ -209,10 +211,10 @@ export class ServiceRuntime {
   }
 
   /**
-   * Freezes the state for export but keeps serving: from this instant on, the writes of each request
-   * that finishes go to the new owner the notice names, as a mirror that `seal` seals, and its reply
-   * waits for the new owner's receipt. The caller takes the last delta in the same turn. Serving ends
-   * at the hand-over (on the new owner's notice) or at resume.
+   * Freezes the state for export but keeps serving: from this instant on, each request that finishes
+   * goes to the new owner the notice names as a mirror of its writes and its reply, sealed by `seal`,
+   * and the new owner sends the reply on receipt. The caller takes the last delta in the same turn.
+   * Serving ends at the hand-over (on the new owner's notice) or at resume.
    */
   serveMirrored(notice: HandOverOnNotice, seal: SealMirror): void {
     this.#transition(['owner'], 'frozen');
