@@ -158,7 +158,7 @@ export interface FenceDatagram {
 
 /**
  * Sent by a source that serves through its freeze (state-mirror.ts) to the new owner's service port:
- * the writes of the requests it finished, sealed (sealMirror), numbered from 0, in parts.
+ * one per request it finished, its writes and its reply, sealed (sealMirror), numbered from 0, in parts.
  */
 export interface MirrorDatagram {
   readonly mirror: MirrorPart;
