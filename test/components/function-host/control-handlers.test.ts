@@ -390,12 +390,17 @@ describe('components/function-host/control-handlers', () => {
       return { a, b };
     }
 
-    const freezeWithHandOff = (a: FunctionHost, b: FunctionHost, handOffKey: string) =>
+    const freezeWithHandOff = (
+      a: FunctionHost,
+      b: FunctionHost,
+      handOffKey: string,
+      newOwner = b.server.serviceAddress(SERVICE),
+    ) =>
       a.control.call(
         {
           op: 'freeze',
           ...HAND_OFF_REF,
-          handOverOnNotice: { token: '0f'.repeat(16), epoch: 2, newOwner: b.server.serviceAddress(SERVICE) },
+          handOverOnNotice: { token: '0f'.repeat(16), epoch: 2, newOwner },
           handOffKey,
         },
         5000,
@@ -421,6 +426,46 @@ describe('components/function-host/control-handlers', () => {
       const frozen = await freezeWithHandOff(a, b, key);
       assert.ok((frozen.finalDelta?.byteLength ?? 0) > 2 * 65_507, `${frozen.finalDelta?.byteLength} bytes`);
       assert.deepEqual((await waiting).activated, { stateChecksum: frozen.stateChecksum, epoch: 2 });
+    });
+
+    it('sends a lost mirror again: the new owner answers and applies every one once, in order', async () => {
+      const key = newHandOffKey();
+      const { a, b } = await preparedMove(key);
+      // Between the two service ports: loses the first copy of every even-numbered mirror.
+      const source = a.server.serviceAddress(SERVICE);
+      const target = b.server.serviceAddress(SERVICE);
+      const link = dgram.createSocket('udp4');
+      after(() => link.close());
+      await new Promise<void>((resolve) => link.bind(0, '127.0.0.1', resolve));
+      const lost = new Set<number>();
+      link.on('message', (bytes, from) => {
+        const to = from.port === target.port ? source : target;
+        const { mirror } = JSON.parse(bytes.toString('utf8')) as { mirror?: { seq: number } };
+        if (mirror !== undefined && mirror.seq % 2 === 0 && !lost.has(mirror.seq)) {
+          lost.add(mirror.seq);
+          return;
+        }
+        link.send(bytes, to.port, to.address);
+      });
+      const waiting = b.control.call({ op: 'awaitActivation', ...HAND_OFF_REF, waitMs: 5000 }, 6000);
+      await freezeWithHandOff(a, b, key, { address: '127.0.0.1', port: link.address().port });
+      assert.ok((await waiting).activated, 'activated by the hand-off');
+      const client = await openClient();
+      for (let n = 0; n < 8; n += 1) {
+        const request = { id: `lossy-${n}`, key: `lossy-key-${n % 2}`, body: n, service: SERVICE };
+        client.send(source, request);
+      }
+      const replies = await client.waitForReplies(8, 5000);
+      assert.deepEqual(new Set(replies.map(({ reply }) => reply.id)).size, 8);
+      assert.ok(lost.size >= 4, `mirrors lost once: ${[...lost].join(', ')}`);
+      await until(() => a.server.runtime(SERVICE).heldReplies === 0, 'every mirror acknowledged');
+      assert.equal(
+        b.server.runtime(SERVICE).summary().appStateChecksum,
+        a.server.runtime(SERVICE).summary().appStateChecksum,
+        'the new owner applied every mirror',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(client.replies.length, 8, 'one answer per request');
     });
 
     it('ignores a hand-off sealed under another key: the import waits for activate', async () => {
