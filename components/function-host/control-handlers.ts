@@ -705,6 +705,8 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
     // An owner only drops state that this very migration activated (an abort between activate and cutover).
     if (runtime.role === 'owner' && activatedFrom !== undefined) await runtime.deactivate(activatedFrom);
     else runtime.dropState();
+    const plan = isThisMigration ? current.directCutover : undefined;
+    if (plan !== undefined) runtime.forwardArrivalsTo(plan.notice.to);
     this.#forget(request.service);
     return {};
   }

@@ -415,6 +415,15 @@ export class ServiceRuntime {
     if (this.#role === 'importing') this.#transition(['importing'], 'standby');
   }
 
+  /**
+   * Arrivals at this node, which holds no state for the service, go to `owner`: the old owner of an
+   * import dropped here, which a CLAIM of that import could still have won at the data plane an
+   * instant after the drop, steering the service's requests here instead of to the owner.
+   */
+  forwardArrivalsTo(owner: UdpAddress): void {
+    if (this.#role === 'standby' || this.#role === 'importing') this.#forwardTo = owner;
+  }
+
   /** Ends the service: held requests and replies are released to nobody; timers stop. */
   close(): void {
     clearTimeout(this.#holdTimer);

@@ -619,6 +619,17 @@ describe('components/function-host/control-handlers', () => {
         assert.equal(b.server.runtime(SERVICE).role, 'standby');
       });
 
+      it('forwards to the old owner what still reaches it after its import was dropped, as a CLAIM that won late would steer', async () => {
+        const { a, b, plane } = await directMove({ isSilent: true });
+        await until(() => plane.received.length > 0, 'the CLAIM is out');
+        await b.control.call({ op: 'dropState', ...HAND_OFF_REF }, 5000);
+        await a.control.call({ op: 'resume', ...HAND_OFF_REF }, 5000);
+        const client = await openClient();
+        client.send(b.server.serviceAddress(SERVICE), { id: 'late-1', key: 'k', body: 1, service: SERVICE });
+        const [reply] = await client.waitForReplies(1, 5000);
+        assert.deepEqual([reply?.reply.node, reply?.reply.ok], ['node-a', true]);
+      });
+
       it('leaves a refused CLAIM to the agent: no notice, and the activation can still be undone', async () => {
         const { a, b, plane } = await directMove({ owner: { nodeId: 3, epoch: 5 } });
         await until(() => plane.received.length > 0, 'the CLAIM reached the data plane');
