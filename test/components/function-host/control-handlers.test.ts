@@ -456,7 +456,7 @@ describe('components/function-host/control-handlers', () => {
         client.send(source, request);
       }
       const replies = await client.waitForReplies(8, 5000);
-      assert.deepEqual(new Set(replies.map(({ reply }) => reply.id)).size, 8);
+      assert.equal(new Set(replies.map(({ reply }) => reply.id)).size, 8, 'every request answered');
       assert.ok(lost.size >= 4, `mirrors lost once: ${[...lost].join(', ')}`);
       await until(() => a.server.runtime(SERVICE).heldReplies === 0, 'every mirror acknowledged');
       assert.equal(
@@ -567,7 +567,7 @@ describe('components/function-host/control-handlers', () => {
         assert.equal(b.server.runtime(SERVICE).summary().appStateChecksum, source.appStateChecksum);
         // The CLAIM is accepted; node-b holds what comes until the old owner's marker.
         plane.isSilent = false;
-        await until(() => b.directCutoverClaims.linkCount === 1 && plane.ownerOf(1)?.nodeId === 2, 'claimed');
+        await until(() => plane.ownerOf(1)?.nodeId === 2, 'claimed');
         const next = { id: 'after-0', key: 'frozen-key-0', body: 9, service: SERVICE };
         client.send(b.server.serviceAddress(SERVICE), next);
         await new Promise((resolve) => setTimeout(resolve, 100));
