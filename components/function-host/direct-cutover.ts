@@ -2,8 +2,9 @@
 // the source's sealed last delta has activated the import (control-handlers.ts), it sends the CLAIM
 // to the data plane from this node and, when the data plane accepts it, the cutover notice straight
 // to the old owner's service port, which stops serving through its freeze and hands over (its writes
-// until then came here as mirrors, state-mirror.ts). So no agent is on the path of a cutover. The target's agent still claims the same epoch
-// (answered accepted again) before it moves its own state machine past the cutover.
+// until then came here as mirrors, state-mirror.ts). So no agent is on the path of a cutover. The
+// target's agent still claims the same epoch (answered accepted again) before it moves its own state
+// machine past the cutover.
 // Neighbours: components/common/data-plane-claim.ts (the exchange), request-wire.ts (the notice).
 import { systemClock } from '../common/clock.ts';
 import { claimAtDataPlane, type ClaimAnswer } from '../common/data-plane-claim.ts';

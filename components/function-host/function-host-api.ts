@@ -15,7 +15,7 @@ export function functionHostInflightTopic(thingName: string): string {
 
 export type FunctionRole =
   | 'owner' // processes requests for the service
-  | 'frozen' // state fixed for export: buffers arrivals, or serves on with its writes mirrored (source, freeze to cutover)
+  | 'frozen' // state fixed for export (source): buffers arrivals, or serves on mirroring its writes
   | 'forwarding' // lost ownership: forwards every arrival to the new owner, processes nothing
   | 'importing' // receiving a snapshot and deltas (target, before activation)
   | 'standby'; // holds no state for the service
