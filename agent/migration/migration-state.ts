@@ -3,7 +3,8 @@
 // `A -> B`. Used by migration/source-migration.ts and migration/target-migrations.ts.
 // Invariant: CUT_OVER is the point of no return: from there on, no edge leads to ABORTING. The one
 // edge out of ABORTING other than to ABORTED goes forward, to CUT_OVER: a target whose function host
-// refuses to drop a state it already claimed at the data plane by itself has cut over.
+// refuses to drop a state it already claimed at the data plane by itself has cut over, and so has the
+// source of a move whose target answers its Abort with 'kept'.
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
 

@@ -8,9 +8,9 @@
 // may activate, claim and send that notice before TakeOver arrives (TakeOver then finds it done).
 // Invariant: a failure before CUT_OVER leaves the source serving (resume processes everything it
 // buffered) and tells the target to drop its partial state; a failure after CUT_OVER completes forward.
+// After the freeze the target is asked first: when its function host has claimed, the move is cut over.
 import { randomBytes } from 'node:crypto';
 
-import { hasErrorCode } from '../../components/common/errors.ts';
 import type { Logger } from '../../components/common/logger.ts';
 import type {
   FunctionHostControl,
@@ -192,12 +192,9 @@ export class SourceMigration {
     try {
       await this.moveUntilCutover();
     } catch (err) {
+      if (!this.run.isPastCutover) await this.abort(err);
       if (!this.run.isPastCutover) {
-        abortReason = {
-          code: (err as { code?: string }).code ?? 'ERR_UNKNOWN',
-          message: (err as Error).message,
-        };
-        await this.abort(err);
+        abortReason = { code: (err as { code?: string }).code ?? 'ERR_UNKNOWN', message: reasonOf(err) };
       }
     }
     try {
@@ -350,6 +347,10 @@ export class SourceMigration {
   private hasOpenExport = false;
   /** Set when this node won the new epoch at the arbiter after an unclear TakeOver: resume at it. */
   private resumeEpoch: number | undefined;
+  /** Whether the target kept the service, settled once after the freeze (targetKeptTheService). */
+  private targetVerdict: Promise<boolean> | undefined;
+  /** True once the target answered an Abort: after the source resumes it needs no telling. */
+  private isTargetTold = false;
   /** Lets the target end the freeze itself once its cutover is done (cutoverNotice). */
   private readonly noticeToken = randomBytes(16).toString('hex');
   /** Seals the direct hand-off of the last delta (hand-off-seal.ts). */
@@ -395,25 +396,29 @@ export class SourceMigration {
       const answer = await this.step('takeOver', call.send(request), timeoutMs);
       this.measured.cutoverMs = answer.cutover_ms;
     } catch (err) {
-      if (!(await this.targetKeptTheService(err))) throw err;
+      // Even a refusal is asked about: the target's function host may have won the epoch by itself.
+      if (!(await this.targetKeptTheService(reasonOf(err)))) throw err;
     }
     this.run.transition([S.CUTTING_OVER], S.CUT_OVER);
   }
 
   /**
-   * After a TakeOver call that failed without a clear answer (timeout, link cut), find out whether the
-   * target took the service: ask it (an Abort is answered 'kept' when its cutover went through), and
-   * when it cannot be reached, contest the new epoch where the cutover method has an arbiter.
+   * After the freeze, on any failure: find out whether the target took the service. Ask it (an Abort
+   * is answered 'kept' when its cutover went through), and when it cannot be reached, contest the new
+   * epoch where the cutover method has an arbiter. Settled once per move; later calls get that verdict.
    */
-  private async targetKeptTheService(err: unknown): Promise<boolean> {
-    const isDefiniteRefusal =
-      !hasErrorCode(err, 'ERR_PEER_UNREACHABLE') && !hasErrorCode(err, 'ERR_MIGRATION_TIMEOUT');
-    if (isDefiniteRefusal) return false;
+  private targetKeptTheService(reason: string): Promise<boolean> {
+    this.targetVerdict ??= this.askTheTarget(reason);
+    return this.targetVerdict;
+  }
+
+  private async askTheTarget(reason: string): Promise<boolean> {
     try {
       const answer = await this.deps.peer.abort(
-        { migration_id: this.plan.migrationId, reason: 'cutover outcome unknown' },
+        { migration_id: this.plan.migrationId, reason },
         this.deps.settings.timeouts.abortMs,
       );
+      this.isTargetTold = true;
       return answer.outcome === 'kept';
     } catch {
       return this.contestTheEpoch();
@@ -440,6 +445,28 @@ export class SourceMigration {
     }
     deps.log.error('cutover outcome unknown and target unreachable: the source resumes', context);
     return false;
+  }
+
+  /**
+   * The target dropped the move, but a CLAIM its function host sent by itself before the drop may
+   * still reach the data plane and win. This node claims the move's epoch first; if the late CLAIM won
+   * it already, the next epoch takes the service back (the target forwards what reaches it meanwhile).
+   * The source resumes at the epoch it won, or at its own when the data plane does not answer.
+   */
+  private async outrunALateClaim(): Promise<void> {
+    const { plan, deps } = this;
+    if (plan.cutover !== 'in-network' || !deps.settings.directHandOff) return;
+    for (const epoch of [this.epoch, this.epoch + 1]) {
+      const change = { ...this.ownershipChange(), epoch, newOwner: plan.sourceEndpoint };
+      const outcome = await deps.cutover
+        .contestOwnership(change, deps.settings.timeouts.cutoverMs)
+        .catch(() => 'unknown' as const);
+      if (outcome === 'unknown') return;
+      if (outcome === 'ours') {
+        this.resumeEpoch = epoch;
+        return;
+      }
+    }
   }
 
   private ownershipChange(): OwnershipChange {
@@ -493,10 +520,18 @@ export class SourceMigration {
     const { plan, deps } = this;
     const wasFrozen = this.measured.freezeStartMs !== undefined;
     this.run.transition([this.run.state], S.ABORTING);
+    // Once frozen, the function host may have handed the last delta to the target's directly, so the
+    // target may hold the new epoch whatever this agent saw fail: it is asked before the source resumes.
+    if (wasFrozen && (await this.targetKeptTheService(reasonOf(cause)))) {
+      deps.log.warn('the target holds the new epoch: completing forward', { migrationId: plan.migrationId });
+      this.run.transition([S.ABORTING], S.CUT_OVER);
+      return;
+    }
     deps.log.warn('migration aborted before cutover: the source keeps serving', {
       migrationId: plan.migrationId,
       err: cause,
     });
+    if (wasFrozen && this.isTargetTold) await this.outrunALateClaim();
     // resume also ends the export, releasing the snapshot the function host holds for it.
     if (wasFrozen || this.hasOpenExport) {
       const epoch = this.resumeEpoch;
@@ -510,13 +545,16 @@ export class SourceMigration {
       );
       if (wasFrozen) this.measured.freezeWindowMs = deps.clock.nowMs() - (this.measured.freezeStartMs ?? 0);
     }
+    if (!this.isTargetTold) await this.tellTheTarget(reasonOf(cause));
+    this.run.transition([S.ABORTING], S.ABORTED);
+  }
+
+  private async tellTheTarget(reason: string): Promise<void> {
+    const { plan, deps } = this;
     try {
       await withTimeout(
         deps.clock,
-        deps.peer.abort(
-          { migration_id: plan.migrationId, reason: (cause as Error).message ?? 'aborted' },
-          deps.settings.timeouts.abortMs,
-        ),
+        deps.peer.abort({ migration_id: plan.migrationId, reason }, deps.settings.timeouts.abortMs),
         deps.settings.timeouts.abortMs,
         'abort',
       );
@@ -524,7 +562,6 @@ export class SourceMigration {
       // The target drops its partial state by itself once the source falls silent (idle timeout).
       deps.log.warn('target not told of the abort', { migrationId: plan.migrationId, err });
     }
-    this.run.transition([S.ABORTING], S.ABORTED);
   }
 
   /** Repeats `work` until it succeeds or the attempts run out (steps after the cutover). */
@@ -587,4 +624,8 @@ export class SourceMigration {
       transitions: this.run.transitions,
     };
   }
+}
+
+function reasonOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

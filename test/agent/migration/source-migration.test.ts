@@ -295,7 +295,9 @@ describe('agent/migration/source-migration', function () {
       await until(() => !current.agentB.isBusy(STATEFUL.name), 'node-b drops the migration');
       assert.ok(!current.hostB.calls.includes('activate'), 'node-b never activated');
       assert.equal(current.hostB.role(STATEFUL.name), 'standby');
-      assertSourceStillServes(current, sent);
+      // A freeze whose answer was lost may have handed the last delta over: the source claims the
+      // move's epoch before it resumes, so that no CLAIM of the target's function host can win later.
+      assertSourceStillServes(current, sent, 2);
     });
   });
 
@@ -530,11 +532,34 @@ describe('agent/migration/source-migration', function () {
       const pending = current.agentA.migrate(STATEFUL.name);
       await until(() => current.dataPlane.received.length > 0, 'the target sends its CLAIM');
       current.clock.advance(8_000); // the target's CLAIM wait (80 % of cutoverMs) ends first
+      // Then the source's own CLAIM of the move's epoch, before it resumes, goes unanswered too.
+      await until(() => current.dataPlane.received.some((claim) => claim.nodeId === 1), 'node-a claims');
+      current.clock.advance(10_000);
       const result = await pending;
       assert.equal(result.outcome, 'aborted', 'the move must abort');
       assert.equal(result.abortReason?.code, 'ERR_MIGRATION_TIMEOUT', 'because the CLAIM was never answered');
       assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state');
       assertSourceStillServes(current, sent);
+    });
+
+    it("takes the service back at the next epoch when a CLAIM of the target's function host won after the target dropped the move", async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 40);
+      current.hostB.acceptsHandOffs = false;
+      // The relayed activation fails, so node-b's agent drops the move; a CLAIM node-b's function host
+      // had sent by itself wins at the data plane all the same.
+      current.hostB.faults.activate = () => {
+        sent.push(...sendBurst(current, 'frozen', 6));
+        current.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 2, epoch: 2 });
+        throw new EdgeShiftError('ERR_FNHOST_BAD_STATE_DATA', 'the last delta does not parse');
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'aborted', 'the move aborts');
+      assert.equal(current.hostB.role(STATEFUL.name), 'standby', 'node-b dropped the state');
+      assertSourceStillServes(current, sent, 3);
+      sent.push(...sendBurst(current, 'after', 20));
+      assertNoneLostOrDuplicated(current, sent);
     });
 
     it('aborts a step that hangs once its timeout passes', async () => {
@@ -717,6 +742,32 @@ describe('agent/migration/source-migration', function () {
       assert.ok(current.hostB.calls.includes('dropState'), 'the target agent tried to abort');
       assert.equal(current.hostB.role(STATEFUL.name), 'owner', 'node-b keeps the service');
       assert.equal(current.hostA.role(STATEFUL.name), 'forwarding', 'node-a forwards');
+      assertNoneLostOrDuplicated(current, sent);
+    });
+
+    it('completes forward when the target refuses TakeOver but its function host had claimed the epoch itself', async () => {
+      nodes = await startTwoNodes({ cutover: 'in-network' });
+      const current = nodes;
+      const sent = sendBurst(current, 'before', 50);
+      current.hostB.acceptsHandOffs = false; // the relayed TakeOver carries the activation
+      // node-b's function host activates and wins its own CLAIM, but its answer to the agent is lost.
+      current.hostB.faults.activate = async (request) => {
+        delete current.hostB.faults.activate;
+        await current.hostB.call(request, 0);
+        current.dataPlane.setOwner(STATEFUL.serviceId, { nodeId: 2, epoch: 2 });
+        sent.push(...sendBurst(current, 'frozen', 7));
+        throw new EdgeShiftError('ERR_FNHOST_CHANNEL_CLOSED', 'the control channel closed before the answer');
+      };
+      current.hostB.faults.dropState = () => {
+        throw new EdgeShiftError('ERR_FNHOST_CUT_OVER', 'node-b holds epoch 2 as the new owner');
+      };
+      const result = await current.agentA.migrate(STATEFUL.name);
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.equal(result.abortReason, undefined, 'a move that completes forward has no abort reason');
+      assert.equal(current.hostA.role(STATEFUL.name), 'forwarding', 'node-a forwards, never resumes');
+      assert.ok(!current.hostA.calls.includes('resume'), 'node-a is never resumed beside the new owner');
+      assert.equal(current.hostB.role(STATEFUL.name), 'owner', 'node-b keeps the service');
+      sent.push(...sendBurst(current, 'after', 20));
       assertNoneLostOrDuplicated(current, sent);
     });
 
