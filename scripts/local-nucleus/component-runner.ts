@@ -5,7 +5,16 @@
 // SIGTERM, then SIGKILL). Used by local-node.ts. Invariant: every process it spawns is in its own process
 // group and is ended by stop(); it never signals a process it did not start.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, mkdirSync, openSync, closeSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -55,6 +64,8 @@ const DEFAULT_TIMEOUT_SECONDS: Readonly<Record<LifecycleStepName, number | undef
 };
 
 const SETTLED_STATES: ReadonlySet<ComponentState> = new Set(['RUNNING', 'FINISHED', 'BROKEN']);
+/** How often a stop looks whether the processes of a component are gone. */
+const GROUP_POLL_MS = 20;
 
 /** Start order: each component after the components it depends on (aws.greengrass.* are the nucleus's). */
 export function orderByDependencies(components: readonly RunnableComponent[]): RunnableComponent[] {
@@ -135,16 +146,40 @@ function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: Nod
   });
 }
 
-/** SIGTERM to the group, then SIGKILL if it is still there after graceMs. */
+/** True while a process of group `groupId` runs (zombies, which only wait to be reaped, do not count). */
+function groupIsRunning(groupId: number): boolean {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // ended meanwhile
+    }
+    // pid (comm) state ppid pgrp ...: comm may hold spaces and parentheses, so read after its last ')'.
+    const [state, , group] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(group) === groupId && state !== 'Z') return true;
+  }
+  return false;
+}
+
+/**
+ * SIGTERM to the script's whole group, then up to `graceMs` for every process in it to end, then
+ * SIGKILL to what is left. The group counts, not the script: `sh -c` ends on SIGTERM at once, while
+ * the program it started may still be closing (a function host writing its state checkpoints).
+ */
 async function terminate(child: ChildProcess, graceMs: number): Promise<void> {
   const exited = exitOf(child);
   signalGroup(child, 'SIGTERM');
-  const timer = setTimeout(() => signalGroup(child, 'SIGKILL'), graceMs);
-  await exited;
-  clearTimeout(timer);
+  const deadline = Date.now() + graceMs;
+  await Promise.race([exited, delay(graceMs)]);
+  while (child.pid !== undefined && groupIsRunning(child.pid) && Date.now() < deadline) {
+    await delay(GROUP_POLL_MS);
+  }
   // A process the script started can outlive it: a component hung in a native crash handler kept
   // its ports, and every test bed after it failed to bind them.
   signalGroup(child, 'SIGKILL', true);
+  await exited;
 }
 
 /** One component under supervision: its lifecycle, error count and Run process. */
@@ -217,6 +252,22 @@ class SupervisedComponent {
     if (this.runProcess !== undefined) await terminate(this.runProcess, this.options.stopGraceMs);
     this.options.nucleus.off('component-state', this.onNucleusState);
     if (this.options.nucleus.getState(this.name) === 'STOPPING') this.setState('FINISHED');
+  }
+
+  /**
+   * As `greengrass-cli component restart`: ends the running lifecycle as stop() does (Shutdown, then
+   * SIGTERM, then SIGKILL) and runs it again without Install. Registration and configuration stay.
+   */
+  async restart(): Promise<void> {
+    if (this.isStopping) return;
+    const running = this.runProcess;
+    this.runProcess = undefined; // its exit is this restart's doing, not a failure
+    this.setState('STOPPING');
+    if (this.stepProcess !== undefined) await terminate(this.stepProcess, this.options.stopGraceMs);
+    const shutdown = this.component.manifest.lifecycle.shutdown;
+    if (shutdown !== undefined) await this.runStep('shutdown', shutdown);
+    if (running !== undefined) await terminate(running, this.options.stopGraceMs);
+    if (!this.isStopping) await this.runLifecycle(false);
   }
 
   private setState(state: ComponentState): void {
@@ -418,6 +469,17 @@ export class ComponentRunner {
         this.supervised.has(name) &&
         this.options.nucleus.getState(name) === 'BROKEN',
     )?.[0];
+  }
+
+  /** Restarts one running component (restart() of its supervision). */
+  async restart(name: string): Promise<void> {
+    const supervised = this.supervised.get(name);
+    if (supervised === undefined) {
+      throw new EdgeShiftError('ERR_NUCLEUS_UNKNOWN_COMPONENT', `no component ${name} runs on this node`, {
+        context: { component: name },
+      });
+    }
+    await supervised.restart();
   }
 
   /** Stops every component, dependents first. */

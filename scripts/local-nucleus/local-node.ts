@@ -144,6 +144,11 @@ export class LocalNode {
     }
   }
 
+  /** Restarts one component as `greengrass-cli component restart` does; its configuration stays. */
+  restartComponent(name: string): Promise<void> {
+    return this.runner.restart(name);
+  }
+
   /** Stops the components (dependents first), then the nucleus; idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {

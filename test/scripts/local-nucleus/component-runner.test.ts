@@ -277,6 +277,29 @@ describe('scripts/local-nucleus/component-runner', function () {
     }
   });
 
+  it('restarts a running component on request: SIGTERM, then Run again, with no error counted', async () => {
+    const component = fixture(root, {
+      name: 'com.test.Restartable',
+      lifecycle: [
+        '      Install: echo install >> {kernel:rootPath}/install.txt',
+        "      Run: echo $$ >> {kernel:rootPath}/pids.txt; trap 'echo term >> {kernel:rootPath}/terms.txt; exit 0' TERM; sleep 60 & wait",
+      ].join('\n'),
+    });
+    await runner.start([component]);
+    await eventually(async () => (await readLines(path.join(root, 'pids.txt'))).length === 1, 'first Run');
+    await nucleus.mergeConfiguration('com.test.Restartable', { kept: true });
+    await runner.restart('com.test.Restartable');
+    await eventually(async () => (await readLines(path.join(root, 'pids.txt'))).length === 2, 'second Run');
+    assert.deepEqual(await readLines(path.join(root, 'terms.txt')), ['term'], 'the first Run got SIGTERM');
+    assert.equal((await readLines(path.join(root, 'install.txt'))).length, 1, 'Install is not run again');
+    assert.equal(nucleus.getState('com.test.Restartable'), 'RUNNING');
+    assert.equal(nucleus.getConfiguration('com.test.Restartable').kept, true, 'the configuration stays');
+    const sequence = stateSequence('com.test.Restartable');
+    assert.deepEqual(sequence.slice(-4), ['STOPPING', 'INSTALLED', 'STARTING', 'RUNNING']);
+    assert.ok(!sequence.includes('ERRORED'), 'a requested restart is no failure');
+    await assert.rejects(runner.restart('com.test.Nothing'), /no component com.test.Nothing/);
+  });
+
   it('kills a Run that ignores SIGTERM after the grace period', async () => {
     const component = fixture(root, {
       name: 'com.test.Stubborn',
@@ -312,6 +335,22 @@ describe('scripts/local-nucleus/component-runner', function () {
     assert.equal(used.get(999_999_999), 0, 'a group with no process used nothing');
     await runner.stop();
     assert.equal(runner.processGroups().size, 0, 'no group once the components stopped');
+  });
+
+  it('lets a program the Run started close within the grace period, although the Run itself ends at once', async () => {
+    const component = fixture(root, {
+      name: 'com.test.SlowClose',
+      // The Run's shell dies on SIGTERM; the program it started takes 200 ms to close, as a service does.
+      lifecycle: `      Run: sh -c "trap 'sleep 0.2; echo closed > {kernel:rootPath}/closed.txt; exit 0' TERM; echo \\$\\$ > {kernel:rootPath}/pid.txt; sleep 60 & wait" & wait`,
+    });
+    await runner.start([component]);
+    await eventually(async () => (await readLines(path.join(root, 'pid.txt'))).length === 1, 'pid written');
+    await runner.stop();
+    assert.deepEqual(
+      await readLines(path.join(root, 'closed.txt')),
+      ['closed'],
+      'it closed before stop() ended',
+    );
   });
 
   it('ends what a Run left behind in its group, also when the Run itself ended on SIGTERM', async () => {
