@@ -175,6 +175,12 @@ export const ERROR_CATALOG = {
     howToSolve:
       'Send chunks and deltas exactly as readExportChunk and nextDelta returned them; check the transfer for corruption.',
   },
+  ERR_FNHOST_BAD_CHECKPOINT: {
+    description:
+      'A state checkpoint the function host found at start-up could not be read, is malformed, names another service or fails its checksum; it was renamed with the suffix .rejected, nothing of it was applied, and the service started in its configured role.',
+    howToSolve:
+      'Inspect the .rejected file (a disk fault, or a file edited or copied by hand); the state it held is not served. Move the service here again with a migration if this node should own it.',
+  },
   ERR_FNHOST_NO_EXPORT: {
     description:
       'readExportChunk or nextDelta was called while no export of the service is in progress (or its snapshot was already released by a delta).',

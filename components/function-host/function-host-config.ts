@@ -31,6 +31,8 @@ export interface FunctionHostConfig {
   readonly routes: Readonly<Record<string, RouteConfig>>;
   readonly maxBufferedRequests: number;
   readonly dedupeEntriesPerKey: number;
+  /** Relative to the working directory (the component's work folder); '' turns checkpoints off. */
+  readonly stateCheckpointDir: string;
   readonly handOverHoldMs: number;
   readonly callTimeoutMs: number;
   readonly callAttempts: number;

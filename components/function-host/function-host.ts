@@ -7,9 +7,10 @@ import { createLogger, type Logger } from '../common/logger.ts';
 import { ControlChannelServer } from './control-channel.ts';
 import { FunctionHostControlHandlers, parseControlRequest } from './control-handlers.ts';
 import { DirectCutoverClaims } from './direct-cutover.ts';
-import type { FunctionHostConfig } from './function-host-config.ts';
+import type { FunctionHostConfig, ServiceConfig } from './function-host-config.ts';
 import { loadFunction, type FunctionModule } from './function-loader.ts';
 import { RequestServer, type HostedServiceOptions, type RouteEntry } from './request-server.ts';
+import { readCheckpoint, writeCheckpoint, type RestoredState } from './state-checkpoint.ts';
 import { warmUpStateTransfer } from './transfer-warm-up.ts';
 import { EdgeShiftError } from '../common/errors.ts';
 
@@ -31,11 +32,19 @@ export interface FunctionHost {
   close(): Promise<void>;
 }
 
+interface HostedServices {
+  readonly services: HostedServiceOptions[];
+  /** The checkpoints the services were started from: removed once they serve. */
+  readonly restored: RestoredState[];
+}
+
 async function hostedServices(
   config: FunctionHostConfig,
   builtins: Readonly<Record<string, FunctionModule>>,
-): Promise<HostedServiceOptions[]> {
+  logger: Logger,
+): Promise<HostedServices> {
   const services: HostedServiceOptions[] = [];
+  const restored: RestoredState[] = [];
   for (const service of config.services) {
     const definition = await loadFunction(service.module, service.options, builtins);
     if (definition.name !== service.name) {
@@ -45,15 +54,67 @@ async function hostedServices(
         { context: { service: service.name } },
       );
     }
+    const checkpoint = definition.isStateful ? await takeBackCheckpoint(config, service, logger) : undefined;
+    if (checkpoint !== undefined) restored.push(checkpoint);
     services.push({
       definition,
       serviceId: service.serviceId,
       listen: { address: service.listenAddress, port: service.port },
-      role: service.initialRole,
-      epoch: service.initialEpoch,
+      role: checkpoint === undefined ? service.initialRole : 'owner',
+      epoch: checkpoint?.epoch ?? service.initialEpoch,
+      ...(checkpoint === undefined ? {} : { store: checkpoint.store }),
     });
   }
-  return services;
+  return { services, restored };
+}
+
+/** The state a clean stop left for `service`; a bad checkpoint is logged and the service starts as configured. */
+async function takeBackCheckpoint(
+  config: FunctionHostConfig,
+  service: ServiceConfig,
+  logger: Logger,
+): Promise<RestoredState | undefined> {
+  if (config.stateCheckpointDir === '') return undefined;
+  try {
+    const checkpoint = await readCheckpoint(config.stateCheckpointDir, service.name, service.initialEpoch);
+    if (checkpoint !== undefined) {
+      logger.info('state taken back from its checkpoint: serving as owner', {
+        service: service.name,
+        epoch: checkpoint.epoch,
+        keys: checkpoint.store.keyCount('app'),
+      });
+    }
+    return checkpoint;
+  } catch (err) {
+    logger.error('state checkpoint refused: the service starts in its configured role', {
+      service: service.name,
+      err,
+    });
+    return undefined;
+  }
+}
+
+/**
+ * On a clean stop, each stateful service this node owns stops taking requests, lets those running
+ * finish, and leaves its state in a checkpoint. A service in a migration leaves none: the move's own
+ * abort or completion decides where its state lives.
+ */
+async function checkpointOwnedState(server: RequestServer, dir: string, logger: Logger): Promise<void> {
+  const owned = server.runtimes().filter((runtime) => runtime.isStateful && runtime.role === 'owner');
+  await Promise.all(
+    owned.map(async (runtime) => {
+      try {
+        await runtime.freeze();
+        const file = await writeCheckpoint(dir, runtime.name, runtime.epoch, runtime.store);
+        logger.info('state checkpoint written', { service: runtime.name, epoch: runtime.epoch, file });
+      } catch (err) {
+        logger.error('state checkpoint failed: the state is lost with this stop', {
+          service: runtime.name,
+          err,
+        });
+      }
+    }),
+  );
 }
 
 function routeEntries(routes: FunctionHostConfig['routes']): Record<string, RouteEntry> {
@@ -72,9 +133,10 @@ export async function startFunctionHost(
   const logger = options.logger ?? createLogger('function-host');
   const nodeName = config.nodeName === '' ? (process.env.AWS_IOT_THING_NAME ?? 'node') : config.nodeName;
   warmUpStateTransfer();
+  const { services, restored } = await hostedServices(config, options.builtins ?? {}, logger);
   const server = await RequestServer.start({
     nodeName,
-    services: await hostedServices(config, options.builtins ?? {}),
+    services,
     ...(config.advertiseAddress === '' ? {} : { advertiseAddress: config.advertiseAddress }),
     serviceAddresses: config.serviceAddresses,
     routes: routeEntries(config.routes),
@@ -97,6 +159,8 @@ export async function startFunctionHost(
     await server.close();
     throw err;
   });
+  // Served from now on: a crash from here must not bring this state back over what gets served.
+  await Promise.all(restored.map((checkpoint) => checkpoint.discard()));
   const directCutoverClaims = new DirectCutoverClaims(logger.child('direct-cutover'));
   const control: FunctionHostControlHandlers = new FunctionHostControlHandlers(server, {
     maxChunkBytes: config.maxChunkBytes,
@@ -117,6 +181,9 @@ export async function startFunctionHost(
       }
     },
     close: async () => {
+      if (config.stateCheckpointDir !== '') {
+        await checkpointOwnedState(server, config.stateCheckpointDir, logger);
+      }
       await channel.close();
       await directCutoverClaims.close();
       await server.close();

@@ -13,6 +13,7 @@ import type { FunctionDefinition } from './function-loader.ts';
 import type { HandOffPart, MirrorPart, SealedHandOff } from './hand-off-seal.ts';
 import { encodeMessage, parseDatagram, type FunctionReply } from './request-wire.ts';
 import { forwardedRequest, ServiceRuntime } from './service-runtime.ts';
+import type { StateStore } from './state-store.ts';
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
@@ -23,6 +24,8 @@ export interface HostedServiceOptions {
   readonly listen: UdpAddress;
   readonly role: FunctionRole;
   readonly epoch: number;
+  /** State taken back from a checkpoint (state-checkpoint.ts). */
+  readonly store?: StateStore;
 }
 
 export interface RouteEntry {
@@ -218,6 +221,7 @@ export class RequestServer {
       nodeName: this.#options.nodeName,
       role: service.role,
       epoch: service.epoch,
+      ...(service.store === undefined ? {} : { store: service.store }),
       maxBufferedRequests: this.#options.maxBufferedRequests,
       dedupeEntriesPerKey: this.#options.dedupeEntriesPerKey,
       handOverHoldMs: this.#options.handOverHoldMs,

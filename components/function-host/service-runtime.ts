@@ -29,6 +29,8 @@ export interface ServiceRuntimeOptions {
   readonly nodeName: string;
   readonly role: FunctionRole;
   readonly epoch: number;
+  /** State taken back from a checkpoint (state-checkpoint.ts): served as is, never initialized. */
+  readonly store?: StateStore;
   readonly maxBufferedRequests: number;
   readonly dedupeEntriesPerKey: number;
   /** How long a new owner holds direct arrivals waiting for the old owner's hand-over marker. */
@@ -89,7 +91,7 @@ export class ServiceRuntime {
   readonly name: string;
   readonly serviceId: number;
   readonly isStateful: boolean;
-  readonly store = new StateStore();
+  readonly store: StateStore;
   readonly #options: ServiceRuntimeOptions;
   readonly #dedupe: DedupeWindow;
   #role: FunctionRole;
@@ -129,8 +131,11 @@ export class ServiceRuntime {
     this.isStateful = options.definition.isStateful;
     this.#role = options.role;
     this.#epoch = options.epoch;
+    this.store = options.store ?? new StateStore();
     this.#dedupe = new DedupeWindow(this.store.namespace('dedupe'), options.dedupeEntriesPerKey);
-    if (options.role === 'owner') options.definition.initialize?.(this.store.namespace('app'));
+    if (options.role === 'owner' && options.store === undefined) {
+      options.definition.initialize?.(this.store.namespace('app'));
+    }
   }
 
   get role(): FunctionRole {

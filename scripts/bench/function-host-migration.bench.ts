@@ -51,6 +51,7 @@ function hostConfig(nodeName: string, services: ServiceConfig[], serviceAddresse
     routes: {},
     maxBufferedRequests: 10_000,
     dedupeEntriesPerKey: 16,
+    stateCheckpointDir: '',
     handOverHoldMs: 500,
     callTimeoutMs: 500,
     callAttempts: 3,

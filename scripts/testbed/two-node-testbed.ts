@@ -253,6 +253,12 @@ export class TwoNodeTestbed {
       const nodes = {} as Record<NodeName, RunningNode>;
       for (const name of NODE_NAMES) {
         const info = infos[name];
+        // The data plane is seeded afresh above, so no function host may take back the state an earlier
+        // run in this root left in its work folder (state checkpoints).
+        await rm(path.join(info.rootPath, 'work', TESTBED_COMPONENTS.functionHost), {
+          recursive: true,
+          force: true,
+        });
         const peer = infos[name === 'node-a' ? 'node-b' : 'node-a'];
         const certFiles = certs.nodes.find((node) => node.nodeId === name);
         if (certFiles === undefined) throw new Error(`no certificate for ${name}`);
@@ -485,6 +491,12 @@ export class TwoNodeTestbed {
     );
     const used = processGroupCpuMs(running.map(({ group }) => group));
     return running.map(({ node, component, group }) => ({ node, component, cpuMs: used.get(group) ?? 0 }));
+  }
+
+  /** Restarts a component on a node as a deployment does (SIGTERM, then its Run again), and waits for it. */
+  async restartComponent(name: NodeName, component: TestbedComponent): Promise<void> {
+    await this.nodes[name].node.restartComponent(component);
+    await this.waitUntilReady();
   }
 
   /** SIGKILLs a component's process on a node, as a crash would; the local node restarts it after restartDelayMs. */

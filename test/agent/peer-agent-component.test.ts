@@ -76,6 +76,7 @@ describe('agent/peer-agent-component', function () {
     const certs = await testCertificates();
     const hostConfiguration = {
       nodeName: NODE,
+      stateCheckpointDir: '',
       services: [
         {
           name: 'sensor-stats',

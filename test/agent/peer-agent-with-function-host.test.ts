@@ -67,6 +67,7 @@ function hostConfig(nodeName: string, initialRole: 'owner' | 'standby', port: nu
     routes: {},
     maxBufferedRequests: 100_000,
     dedupeEntriesPerKey: 64,
+    stateCheckpointDir: '',
     handOverHoldMs: 5_000,
     callTimeoutMs: 1_000,
     callAttempts: 2,

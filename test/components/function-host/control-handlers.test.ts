@@ -53,6 +53,7 @@ function hostConfig(nodeName: string, initialRole: 'owner' | 'standby'): Functio
     routes: {},
     maxBufferedRequests: 10_000,
     dedupeEntriesPerKey: 16,
+    stateCheckpointDir: '',
     handOverHoldMs: 5_000,
     callTimeoutMs: 1000,
     callAttempts: 2,

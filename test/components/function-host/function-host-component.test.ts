@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createSocket, type Socket } from 'node:dgram';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -65,6 +65,7 @@ describe('components/function-host/function-host-component', function () {
     const configuration = {
       nodeName: NODE,
       services: [await service('ingest', 1), await service('sensor-stats', 2), await service('alert', 3)],
+      stateCheckpointDir: path.join(dir, 'checkpoints'),
       accessControl: policy(
         NAME,
         ['aws.greengrass#SubscribeToTopic', 'aws.greengrass#PublishToTopic'],
@@ -118,6 +119,17 @@ describe('components/function-host/function-host-component', function () {
     const chunk = (await call({ op: 'readExportChunk', ...ref, index: 0 })) as ExportChunk;
     assert.ok(chunk.data instanceof Uint8Array, 'chunk data arrives as bytes');
     assert.deepEqual([...chunk.data], [1, 1], 'an empty state is one header-only chunk');
+  });
+
+  it('leaves the state of the services it owns in checkpoints when it stops, and serves them again', async () => {
+    await startComponent();
+    await (runtime as ComponentRuntime<FunctionHostConfig>).stop();
+    await agent?.close();
+    assert.deepEqual(await readdir(path.join(dir, 'checkpoints')), ['sensor-stats.checkpoint']);
+    await startComponent();
+    const functions = (await call({ op: 'listFunctions' })) as FunctionSummary[];
+    assert.equal(functions.find((f) => f.service === 'sensor-stats')?.role, 'owner');
+    assert.deepEqual(await readdir(path.join(dir, 'checkpoints')), [], 'taken back once');
   });
 
   it('answers a bad request and misuse with their error codes', async () => {

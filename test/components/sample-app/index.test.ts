@@ -30,6 +30,7 @@ function chainConfig(sensorStatsOptions: Record<string, unknown>): FunctionHostC
     routes: {},
     maxBufferedRequests: 1000,
     dedupeEntriesPerKey: 16,
+    stateCheckpointDir: '',
     handOverHoldMs: 500,
     callTimeoutMs: 2000,
     callAttempts: 2,

@@ -149,6 +149,7 @@ describe('scripts/cli/edgeshift', function () {
         functionHostComponentOptions(
           register('com.edgeshift.FunctionHost', {
             nodeName: NODE,
+            stateCheckpointDir: '',
             services: [
               {
                 name: 'sensor-stats',

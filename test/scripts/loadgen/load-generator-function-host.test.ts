@@ -34,6 +34,7 @@ const CONFIG: FunctionHostConfig = {
   routes: {},
   maxBufferedRequests: 10_000,
   dedupeEntriesPerKey: 16,
+  stateCheckpointDir: '',
   handOverHoldMs: 5_000,
   callTimeoutMs: 1000,
   callAttempts: 2,
