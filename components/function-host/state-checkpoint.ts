@@ -73,12 +73,14 @@ export async function writeCheckpoint(
     };
     const file = await open(temporary, 'w');
     try {
-      await file.write(`${MAGIC}${JSON.stringify(header)}\n`);
+      // writeFile goes on from the current position and writes all of it, short writes included.
+      await file.writeFile(`${MAGIC}${JSON.stringify(header)}\n`);
       for (let index = 0; index < snapshot.chunkCount; index += 1) {
         const chunk = snapshot.readChunk(index);
         const length = Buffer.alloc(LENGTH_BYTES);
         length.writeUInt32BE(chunk.byteLength);
-        await file.writev([length, chunk]);
+        await file.writeFile(length);
+        await file.writeFile(chunk);
       }
       await file.sync();
     } finally {
