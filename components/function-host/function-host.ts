@@ -1,8 +1,9 @@
 // Assembles one node's function host from its validated configuration: loads the functions, starts
 // the request server with a runtime per service, and the control handlers the agent calls, once the
-// state-transfer code has passed its self-check (transfer-warm-up.ts). Used by main.ts (under
-// Greengrass) and by tests (two hosts in one process). Invariant: a host that failed to start has
-// released every socket it opened.
+// state-transfer code has passed its self-check (transfer-warm-up.ts). Owned state outlives a clean
+// restart: close() writes state checkpoints and the next start takes them back (state-checkpoint.ts).
+// Used by main.ts (under Greengrass) and by tests (two hosts in one process). Invariant: a host that
+// failed to start has released every socket it opened.
 import { createLogger, type Logger } from '../common/logger.ts';
 import { ControlChannelServer } from './control-channel.ts';
 import { FunctionHostControlHandlers, parseControlRequest } from './control-handlers.ts';

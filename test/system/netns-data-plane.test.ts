@@ -91,6 +91,8 @@ function functionHostConfig(nodeName: string, sensorStatsPort: number): Record<s
     routes: {},
     maxBufferedRequests: 10000,
     dedupeEntriesPerKey: 16,
+    // Both hosts run in this checkout's folder; a test run keeps no state for the next one.
+    stateCheckpointDir: '',
     handOverHoldMs: 500,
     callTimeoutMs: 500,
     callAttempts: 3,
