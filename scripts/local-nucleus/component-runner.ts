@@ -246,10 +246,7 @@ class SupervisedComponent {
     this.markSettled();
     const state = this.options.nucleus.getState(this.name);
     if (state !== 'BROKEN' && state !== 'FINISHED') this.setState('STOPPING');
-    if (this.stepProcess !== undefined) await terminate(this.stepProcess, this.options.stopGraceMs);
-    const shutdown = this.component.manifest.lifecycle.shutdown;
-    if (shutdown !== undefined) await this.runStep('shutdown', shutdown);
-    if (this.runProcess !== undefined) await terminate(this.runProcess, this.options.stopGraceMs);
+    await this.endLifecycle(this.runProcess);
     this.options.nucleus.off('component-state', this.onNucleusState);
     if (this.options.nucleus.getState(this.name) === 'STOPPING') this.setState('FINISHED');
   }
@@ -263,11 +260,16 @@ class SupervisedComponent {
     const running = this.runProcess;
     this.runProcess = undefined; // its exit is this restart's doing, not a failure
     this.setState('STOPPING');
+    await this.endLifecycle(running);
+    if (!this.isStopping) await this.runLifecycle(false);
+  }
+
+  /** Ends a step in progress, runs Shutdown, then ends the Run process `run`. */
+  private async endLifecycle(run: ChildProcess | undefined): Promise<void> {
     if (this.stepProcess !== undefined) await terminate(this.stepProcess, this.options.stopGraceMs);
     const shutdown = this.component.manifest.lifecycle.shutdown;
     if (shutdown !== undefined) await this.runStep('shutdown', shutdown);
-    if (running !== undefined) await terminate(running, this.options.stopGraceMs);
-    if (!this.isStopping) await this.runLifecycle(false);
+    if (run !== undefined) await terminate(run, this.options.stopGraceMs);
   }
 
   private setState(state: ComponentState): void {
