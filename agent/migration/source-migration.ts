@@ -21,8 +21,14 @@ import type {
 import { newHandOffKey } from '../../components/function-host/hand-off-seal.ts';
 import { withTimeout, type Clock } from '../../components/common/clock.ts';
 import type { StreamPriority } from '../cpu-priority.ts';
-import type { CutoverKind, CutoverMethod, OwnershipChange } from '../cutover/cutover-method.ts';
+import type {
+  ContestOutcome,
+  CutoverKind,
+  CutoverMethod,
+  OwnershipChange,
+} from '../cutover/cutover-method.ts';
 import type { PeerClient, TakeOverCall } from '../peer-client.ts';
+import type { AbortResponseMessage } from '../peer-proto.ts';
 import { MigrationRun, MigrationState as S, type TransitionRecord } from './migration-state.ts';
 import { sha256, SnapshotDigest } from './transfer-digest.ts';
 
@@ -414,10 +420,7 @@ export class SourceMigration {
 
   private async askTheTarget(reason: string): Promise<boolean> {
     try {
-      const answer = await this.deps.peer.abort(
-        { migration_id: this.plan.migrationId, reason },
-        this.deps.settings.timeouts.abortMs,
-      );
+      const answer = await this.abortAtTarget(reason);
       this.isTargetTold = true;
       return answer.outcome === 'kept';
     } catch {
@@ -429,9 +432,7 @@ export class SourceMigration {
   private async contestTheEpoch(): Promise<boolean> {
     const { deps, plan } = this;
     const context = { migrationId: plan.migrationId, epoch: this.epoch };
-    const outcome = await deps.cutover
-      .contestOwnership(this.ownershipChange(), deps.settings.timeouts.cutoverMs)
-      .catch(() => 'unknown' as const);
+    const outcome = await this.contest(this.ownershipChange());
     if (outcome === 'theirs') {
       deps.log.warn('target unreachable, but it holds the new epoch: completing forward', context);
       return true;
@@ -457,16 +458,20 @@ export class SourceMigration {
     const { plan, deps } = this;
     if (plan.cutover !== 'in-network' || !deps.settings.directHandOff) return;
     for (const epoch of [this.epoch, this.epoch + 1]) {
-      const change = { ...this.ownershipChange(), epoch, newOwner: plan.sourceEndpoint };
-      const outcome = await deps.cutover
-        .contestOwnership(change, deps.settings.timeouts.cutoverMs)
-        .catch(() => 'unknown' as const);
+      const outcome = await this.contest({ ...this.ownershipChange(), epoch, newOwner: plan.sourceEndpoint });
       if (outcome === 'unknown') return;
       if (outcome === 'ours') {
         this.resumeEpoch = epoch;
         return;
       }
     }
+  }
+
+  /** Claims `change.epoch` for this node where an arbiter decides; 'unknown' when it cannot be asked. */
+  private contest(change: OwnershipChange): Promise<ContestOutcome> {
+    return this.deps.cutover
+      .contestOwnership(change, this.deps.settings.timeouts.cutoverMs)
+      .catch(() => 'unknown' as const);
   }
 
   private ownershipChange(): OwnershipChange {
@@ -552,16 +557,22 @@ export class SourceMigration {
   private async tellTheTarget(reason: string): Promise<void> {
     const { plan, deps } = this;
     try {
-      await withTimeout(
-        deps.clock,
-        deps.peer.abort({ migration_id: plan.migrationId, reason }, deps.settings.timeouts.abortMs),
-        deps.settings.timeouts.abortMs,
-        'abort',
-      );
+      await this.abortAtTarget(reason);
     } catch (err) {
       // The target drops its partial state by itself once the source falls silent (idle timeout).
       deps.log.warn('target not told of the abort', { migrationId: plan.migrationId, err });
     }
+  }
+  /** The target's Abort, bounded by abortMs on this agent's clock; its answer says what it kept. */
+  private abortAtTarget(reason: string): Promise<AbortResponseMessage> {
+    const { deps, plan } = this;
+    const { abortMs } = deps.settings.timeouts;
+    return withTimeout(
+      deps.clock,
+      deps.peer.abort({ migration_id: plan.migrationId, reason }, abortMs),
+      abortMs,
+      'abort',
+    );
   }
 
   /** Repeats `work` until it succeeds or the attempts run out (steps after the cutover). */
