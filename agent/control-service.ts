@@ -1,18 +1,17 @@
 // The agent's local command interface, for the node CLI and operators on the node: request/response
 // over Greengrass local pub/sub on agentControlTopic(thingName) (requests on `<topic>/request`, the
 // shared IPC layer's envelope). Ops: status; migrate (this node's service to a peer); pull (a peer's
-// service to this node). Requests are validated here; answers are plain JSON.
+// service to this node); drain (every service this node owns to a peer: the function host asks for it
+// before it stops, an operator before maintenance). Requests are validated here; answers are plain JSON.
 //
 //   {"op":"status"}
 //   {"op":"migrate","service":"sensor-stats","targetNodeId":"node-b","wait":true}
 //   {"op":"pull","service":"sensor-stats","fromNodeId":"node-a"}
+//   {"op":"drain"}
+import type { DrainReport } from '../components/common/agent-control-contract.ts';
 import { EdgeShiftError } from '../components/common/errors.ts';
 import type { AgentStatus, PeerAgent } from './peer-agent.ts';
 import type { MigrationResult } from './migration/source-migration.ts';
-
-export function agentControlTopic(thingName: string): string {
-  return `edgeshift/agent/${thingName}/control`;
-}
 
 export type ControlRequest =
   | { readonly op: 'status' }
@@ -22,10 +21,11 @@ export type ControlRequest =
       readonly targetNodeId?: string;
       readonly wait: boolean;
     }
-  | { readonly op: 'pull'; readonly service: string; readonly fromNodeId?: string };
+  | { readonly op: 'pull'; readonly service: string; readonly fromNodeId?: string }
+  | { readonly op: 'drain' };
 
 export type ControlReply =
-  AgentStatus | MigrationResult | { readonly migrationId: string; readonly detail?: string };
+  AgentStatus | MigrationResult | DrainReport | { readonly migrationId: string; readonly detail?: string };
 
 function invalid(reason: string): EdgeShiftError {
   return new EdgeShiftError('ERR_PEER_BAD_MESSAGE', `agent control request: ${reason}`, {
@@ -67,8 +67,10 @@ export function parseControlRequest(body: unknown): ControlRequest {
       const fromNodeId = optionalText(fields, 'fromNodeId');
       return { op: 'pull', service: requiredText(fields, 'service'), ...(fromNodeId ? { fromNodeId } : {}) };
     }
+    case 'drain':
+      return { op: 'drain' };
     default:
-      throw invalid(`op must be status, migrate or pull, instead got '${String(fields.op)}'`);
+      throw invalid(`op must be status, migrate, pull or drain, instead got '${String(fields.op)}'`);
   }
 }
 
@@ -83,5 +85,7 @@ export async function handleControlRequest(agent: PeerAgent, request: ControlReq
     }
     case 'pull':
       return agent.pull(request.service, request.fromNodeId);
+    case 'drain':
+      return agent.drain();
   }
 }

@@ -18,7 +18,8 @@ import {
   type PeerAgentConfig,
 } from './agent-config.ts';
 import { serveCloudCommands } from './cloud-commands.ts';
-import { agentControlTopic, handleControlRequest, parseControlRequest } from './control-service.ts';
+import { agentControlTopic } from '../components/common/agent-control-contract.ts';
+import { handleControlRequest, parseControlRequest } from './control-service.ts';
 import { DataPlaneLink } from '../components/common/data-plane-link.ts';
 import { UdpCutoverNotifier } from './cutover/cutover-notifier.ts';
 import { ChannelFunctionHostControl } from './function-host-channel.ts';

@@ -7,6 +7,11 @@ import { randomUUID } from 'node:crypto';
 
 import type * as grpc from '@grpc/grpc-js';
 
+import type {
+  DrainedService,
+  DrainReport,
+  KeptService,
+} from '../components/common/agent-control-contract.ts';
 import { EdgeShiftError } from '../components/common/errors.ts';
 import type { Logger } from '../components/common/logger.ts';
 import type {
@@ -255,6 +260,49 @@ export class PeerAgent {
       this.options.settings.peerCallTimeoutMs,
     );
     return { migrationId: answer.migration_id, detail: answer.detail };
+  }
+
+  /**
+   * Moves every service this node owns to a peer, all at once: to the first peer, in configured order,
+   * with which the move commits. The function host asks for it before it stops, so a planned restart
+   * (a deployment, an operator) leaves no gap in service; what no peer takes stays here and is reported.
+   */
+  async drain(): Promise<DrainReport> {
+    const functions = await this.options.host.call(
+      { op: 'listFunctions' },
+      this.options.settings.timeouts.hostCallMs,
+    );
+    const owned = functions.filter(
+      (entry) => entry.role === 'owner' && this.serviceNamed(entry.service) !== undefined,
+    );
+    const outcomes = await Promise.all(owned.map((entry) => this.moveAway(entry.service)));
+    const report = {
+      moved: outcomes.filter((outcome): outcome is DrainedService => 'migrationId' in outcome),
+      kept: outcomes.filter((outcome): outcome is KeptService => 'reason' in outcome),
+    };
+    this.options.log.info('drained', {
+      moved: report.moved.map((entry) => entry.service),
+      kept: report.kept.map((entry) => entry.service),
+    });
+    return report;
+  }
+
+  private async moveAway(service: string): Promise<DrainedService | KeptService> {
+    if (this.isBusy(service)) return { service, reason: 'a migration of it is in progress' };
+    const refusals: string[] = [];
+    for (const peer of this.options.peers) {
+      try {
+        const result = await this.migrate(service, peer.nodeId);
+        if (result.outcome === 'committed') {
+          const { migrationId, epoch } = result;
+          return { service, targetNodeId: peer.nodeId, migrationId, epoch };
+        }
+        refusals.push(`${peer.nodeId}: ${result.abortReason?.message ?? 'aborted'}`);
+      } catch (err) {
+        refusals.push(`${peer.nodeId}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return { service, reason: refusals.length === 0 ? 'no peer is configured' : refusals.join('; ') };
   }
 
   /** This node's latest smoothed load (the node monitor's report), used for ADVICE decisions. */

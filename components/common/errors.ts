@@ -99,6 +99,12 @@ export const ERROR_CATALOG = {
     description: 'A node id is not among the peers of the agent configuration.',
     howToSolve: 'Add the node to peers in the PeerAgent configuration, or name a configured node.',
   },
+  ERR_AGENT_BAD_DRAIN_ANSWER: {
+    description:
+      'The peer agent answered the drain request of a stopping function host with a body the function host does not understand.',
+    howToSolve:
+      'Run the function host and the peer agent of the same EdgeShift version; the message quotes the answer. The function host stopped with its state checkpoints instead.',
+  },
   ERR_TLS_FILES_UNREADABLE: {
     description: 'A TLS certificate, key or CA file of the peer agent could not be read.',
     howToSolve:
@@ -453,6 +459,11 @@ export const ERROR_CATALOG = {
       'A migration started with `edgeshift migrate` ended aborted, or the agent refused to start it.',
     howToSolve:
       'Read the abort reason in the message (its code is in this table); the source node keeps serving after an abort, so the command can be retried.',
+  },
+  ERR_CLI_DRAIN_INCOMPLETE: {
+    description: '`edgeshift drain` left services on this node: no peer took them.',
+    howToSolve:
+      'Read the reason of each kept service (the peer refused or was unreachable); the node keeps serving them, so fix the peer and drain again.',
   },
   ERR_CLI_NO_METRICS: {
     description: "`edgeshift metrics` received no sample on the node monitor's local topic in time.",

@@ -32,6 +32,8 @@ export class ControlChannelServer {
   readonly #token: Buffer;
   readonly #options: ControlChannelOptions;
   readonly #sockets = new Set<net.Socket>();
+  /** Connections that presented the token: the node's peer agent holds one while it runs. */
+  readonly #attached = new Set<net.Socket>();
 
   private constructor(server: net.Server, options: ControlChannelOptions) {
     this.#server = server;
@@ -58,6 +60,11 @@ export class ControlChannelServer {
     return { address, port, token: this.#token.toString('hex') };
   }
 
+  /** True while a client that presented the token is connected. */
+  get isAttached(): boolean {
+    return this.#attached.size > 0;
+  }
+
   async close(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
     await new Promise<void>((resolve) => this.#server.close(() => resolve()));
@@ -65,7 +72,10 @@ export class ControlChannelServer {
 
   #accept(socket: net.Socket): void {
     this.#sockets.add(socket);
-    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      this.#attached.delete(socket);
+    });
     socket.on('error', () => socket.destroy());
     const reader = new FrameReader();
     let isAuthenticated = false;
@@ -86,6 +96,7 @@ export class ControlChannelServer {
             socket.destroy();
             return;
           }
+          this.#attached.add(socket);
           continue;
         }
         void this.#serve(socket, message);

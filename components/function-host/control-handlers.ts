@@ -105,6 +105,7 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   readonly #serviceQueues = new Map<string, Promise<unknown>>();
   /** Fence questions this host asked as an old owner, by migration id, waiting for their answer. */
   readonly #contests = new Map<string, { key: string; settle: (word: 'activated' | 'fenced') => void }>();
+  #isStopping = false;
 
   constructor(server: RequestServer, options: ControlHandlersOptions) {
     this.#server = server;
@@ -122,6 +123,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
       );
     });
     return Promise.race([this.handle(request), deadline]).finally(() => clearTimeout(timer));
+  }
+
+  /** From now on no move into this host begins: it is about to stop, and what it imported would be lost. */
+  refuseImports(): void {
+    this.#isStopping = true;
   }
 
   /** Runs one operation; operations on the same service are serialized. */
@@ -371,6 +377,11 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   #beginImport(request: RequestOf<'beginImport'>): FunctionHostResponses['beginImport'] {
+    if (this.#isStopping) {
+      throw new EdgeShiftError('ERR_FNHOST_CLOSED', 'the function host is stopping: no move into it begins', {
+        context: { service: request.service, migrationId: request.migrationId },
+      });
+    }
     const runtime = this.#server.runtime(request.service);
     this.#requireNewerEpoch(runtime, request.epoch, request.op);
     const migration = this.#migrationOf(request.service, request.migrationId, 'import');

@@ -1,12 +1,15 @@
 // The com.edgeshift.FunctionHost Greengrass component around the function host, run by main.ts through
 // component-runtime.ts: serves the agent's control operations on functionHostControlTopic(thingName),
 // persists the option-1 route table with IPC UpdateConfiguration, applies routes that arrive as
-// configuration updates, and publishes the in-flight request count for the node monitor.
+// configuration updates, publishes the in-flight request count for the node monitor, and on stop has
+// the agent move what this node owns to a peer first (drain-before-stop.ts).
+import { agentControlTopic } from '../common/agent-control-contract.ts';
 import type { ComponentRuntimeOptions } from '../common/component-runtime.ts';
 import type { IpcClient } from '../common/ipc/index.ts';
 import type { Logger } from '../common/logger.ts';
 import { SAMPLE_APP_FUNCTIONS } from '../sample-app/index.ts';
 import { parseControlRequest } from './control-handlers.ts';
+import { drainBeforeStop } from './drain-before-stop.ts';
 import { functionHostControlTopic, functionHostInflightTopic } from './function-host-api.ts';
 import {
   FUNCTION_HOST_COMPONENT,
@@ -86,6 +89,12 @@ export function functionHostComponentOptions(
         },
         close: async () => {
           clearInterval(inflightTimer);
+          await drainBeforeStop({
+            host,
+            askAgent: (body, timeoutMs) => ipc.request(agentControlTopic(nodeThingName), body, { timeoutMs }),
+            timeoutMs: config.drainTimeoutMs,
+            logger: logger.child('drain'),
+          });
           await subscription.close();
           await host.close();
         },

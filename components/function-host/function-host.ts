@@ -30,6 +30,8 @@ export interface FunctionHost {
   readonly directCutoverClaims: DirectCutoverClaims;
   /** Applies routes from a configuration update (option-1 reconfiguration); stale ones are skipped. */
   applyRoutes(routes: FunctionHostConfig['routes']): Promise<void>;
+  /** True while the node's peer agent holds the control channel (it opens it at start). */
+  isAgentAttached(): boolean;
   close(): Promise<void>;
 }
 
@@ -181,6 +183,7 @@ export async function startFunctionHost(
         await server.setRoute(service, route.owner, route.epoch);
       }
     },
+    isAgentAttached: () => channel.isAttached,
     close: async () => {
       if (config.stateCheckpointDir !== '') {
         await checkpointOwnedState(server, config.stateCheckpointDir, logger);

@@ -52,6 +52,7 @@ function hostConfig(nodeName: string, services: ServiceConfig[], serviceAddresse
     maxBufferedRequests: 10_000,
     dedupeEntriesPerKey: 16,
     stateCheckpointDir: '',
+    drainTimeoutMs: 0,
     handOverHoldMs: 500,
     callTimeoutMs: 500,
     callAttempts: 3,

@@ -1,9 +1,14 @@
-// The node CLI's side of the peer agent's control interface (agent/control-service.ts): status and
-// migrate requests over local pub/sub on agentControlTopic(thingName). Answers are validated here with
-// ajv, so commands get typed values. Used by the status and migrate commands and by doctor.
+// The node CLI's side of the peer agent's control interface (agent/control-service.ts): status, migrate
+// and drain requests over local pub/sub on agentControlTopic(thingName). Answers are validated here with
+// ajv (the drain answer by its shared contract), so commands get typed values. Used by the status,
+// migrate and drain commands and by doctor.
 import { Ajv } from 'ajv';
 
-import { agentControlTopic } from '../../agent/control-service.ts';
+import {
+  agentControlTopic,
+  parseDrainReport,
+  type DrainReport,
+} from '../../components/common/agent-control-contract.ts';
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import type { IpcClient } from '../../components/common/ipc/index.ts';
 
@@ -166,5 +171,10 @@ export class AgentControlClient {
     );
     if (!validateStarted(body)) throw badAnswer('migrate', body);
     return body.migrationId;
+  }
+
+  /** Moves every service this node owns to a peer, and waits for the moves (up to `waitMs`). */
+  async drain(waitMs: number): Promise<DrainReport> {
+    return parseDrainReport(await this.ipc.request(this.topic, { op: 'drain' }, { timeoutMs: waitMs }));
   }
 }

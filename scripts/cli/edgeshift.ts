@@ -4,11 +4,12 @@
 // Invariant: every failure prints its code and the catalog's how-to-solve text to stderr.
 import { pathToFileURL } from 'node:url';
 
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { Command, CommanderError } from 'commander';
 
 import { ERROR_CATALOG, type ErrorCode } from '../../components/common/errors.ts';
 import { CliContext, type CliIo, type GlobalOptions } from './cli-context.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerDrain } from './commands/drain.ts';
 import { registerFunctions } from './commands/functions.ts';
 import { registerIpc } from './commands/ipc.ts';
 import { registerMetrics } from './commands/metrics.ts';
@@ -18,11 +19,7 @@ import { registerRegisters } from './commands/registers.ts';
 import { registerServices } from './commands/services.ts';
 import { registerStatus } from './commands/status.ts';
 import { DEFAULT_DATA_PLANE_ADMIN } from './data-plane-admin.ts';
-
-function positiveInteger(text: string): number {
-  if (!/^[1-9]\d*$/.test(text)) throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
-  return Number(text);
-}
+import { positiveInteger } from './cli-arguments.ts';
 
 function buildProgram(io: CliIo): Command {
   const program = new Command('edgeshift')
@@ -54,6 +51,7 @@ function buildProgram(io: CliIo): Command {
   registerMetrics(program, contextOf);
   registerFunctions(program, contextOf);
   registerMigrate(program, contextOf);
+  registerDrain(program, contextOf);
   registerRegisters(program, contextOf);
   registerNodes(program, contextOf);
   registerServices(program, contextOf);

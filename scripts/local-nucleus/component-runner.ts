@@ -47,7 +47,7 @@ export interface ComponentRunnerOptions {
   readonly maxErrorCount?: number;
   /** Wait before a restart after an error (default 1000 ms). */
   readonly restartDelayMs?: number;
-  /** Grace between SIGTERM and SIGKILL when stopping a process (default 5000 ms). */
+  /** Grace between SIGTERM and SIGKILL when stopping a process (default 15 000 ms). */
   readonly stopGraceMs?: number;
   /** Environment every component inherits before the nucleus variables (default process.env). */
   readonly baseEnv?: NodeJS.ProcessEnv;
@@ -439,7 +439,7 @@ export class ComponentRunner {
       ggcVersion: options.ggcVersion ?? '2.14.0',
       maxErrorCount: options.maxErrorCount ?? 3,
       restartDelayMs: options.restartDelayMs ?? 1000,
-      stopGraceMs: options.stopGraceMs ?? 5000,
+      stopGraceMs: options.stopGraceMs ?? 15_000,
       baseEnv: options.baseEnv ?? process.env,
     };
   }

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import type { CutoverKind } from '../../agent/cutover/cutover-method.ts';
-import { agentControlTopic } from '../../agent/control-service.ts';
+import { agentControlTopic } from '../../components/common/agent-control-contract.ts';
 import type { MigrationResult } from '../../agent/migration/source-migration.ts';
 import { EdgeShiftError } from '../../components/common/errors.ts';
 import { connectIpc, type IpcClient } from '../../components/common/ipc/index.ts';
@@ -52,6 +52,8 @@ export interface TwoNodeTestbedOptions {
   readonly sensorStatsOptions?: Readonly<Record<string, unknown>>;
   /** Merged into each agent's `migration` configuration group (timeouts, chunkBytes, ...). */
   readonly agentMigration?: Readonly<Record<string, unknown>>;
+  /** The function hosts' drainTimeoutMs (default the recipe's; 0: a stop moves nothing away). */
+  readonly drainTimeoutMs?: number;
   /** Synthetic CPU load (percent) each node monitor reports; the data plane balances ingest on it. */
   readonly cpuPercent?: Readonly<Record<NodeName, number>>;
   /** Working directory (default a new temporary one, removed by close()). */
@@ -270,7 +272,7 @@ export class TwoNodeTestbed {
           restartDelayMs: options.restartDelayMs ?? 1000,
           // Component logs go to files (logPath), which the fault tests read: info whatever the test runner sets.
           componentEnv: { ...process.env, EDGESHIFT_LOG_LEVEL: options.componentLogLevel ?? 'info' },
-          stopGraceMs: 3000,
+          stopGraceMs: 15_000,
           logger: logger.child(name),
           merge: {
             [TESTBED_COMPONENTS.functionHost]: functionHostMerge(
@@ -661,5 +663,6 @@ function functionHostMerge(
     maxBufferedRequests: 100_000,
     callTimeoutMs: 1000,
     callAttempts: 3,
+    ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
   };
 }

@@ -107,7 +107,7 @@ describe('agent/cloud-commands', function () {
       ok: false,
       error: {
         code: 'ERR_PEER_BAD_MESSAGE',
-        message: "agent control request: op must be status, migrate or pull, instead got 'explode'",
+        message: "agent control request: op must be status, migrate, pull or drain, instead got 'explode'",
       },
     });
     assert.equal(handled.length, 0, 'a malformed command must not reach the agent');

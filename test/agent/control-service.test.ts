@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 
-import { agentControlTopic, handleControlRequest, parseControlRequest } from '../../agent/control-service.ts';
+import { handleControlRequest, parseControlRequest } from '../../agent/control-service.ts';
+import { agentControlTopic } from '../../components/common/agent-control-contract.ts';
 import type { MigrationResult } from '../../agent/migration/source-migration.ts';
 import type { AgentStatus } from '../../agent/peer-agent.ts';
 import type { EdgeShiftError } from '../../components/common/errors.ts';
@@ -32,7 +33,7 @@ describe('agent/control-service', () => {
     }
     const refused: ReadonlyArray<readonly [unknown, RegExp]> = [
       [null, /not a JSON object/],
-      [{ op: 'explode' }, /op must be status, migrate or pull, instead got 'explode'/],
+      [{ op: 'explode' }, /op must be status, migrate, pull or drain, instead got 'explode'/],
       [{ op: 'migrate' }, /service is required/],
       [{ op: 'migrate', service: 's', wait: 'yes' }, /wait must be a boolean/],
       [{ op: 'pull', service: '' }, /service must be a non-empty string/],

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { agentControlTopic } from '../../agent/control-service.ts';
+import { agentControlTopic } from '../../components/common/agent-control-contract.ts';
 import type { AgentStatus } from '../../agent/peer-agent.ts';
 import { peerAgentComponentOptions } from '../../agent/peer-agent-component.ts';
 import { runComponent, type ComponentRuntime } from '../../components/common/component-runtime.ts';

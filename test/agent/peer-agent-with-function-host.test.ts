@@ -68,6 +68,7 @@ function hostConfig(nodeName: string, initialRole: 'owner' | 'standby', port: nu
     maxBufferedRequests: 100_000,
     dedupeEntriesPerKey: 64,
     stateCheckpointDir: '',
+    drainTimeoutMs: 0,
     handOverHoldMs: 5_000,
     callTimeoutMs: 1_000,
     callAttempts: 2,

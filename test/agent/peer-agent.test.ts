@@ -4,7 +4,13 @@ import type { AdviceOutcome } from '../../agent/peer-agent.ts';
 import type { EdgeShiftError } from '../../components/common/errors.ts';
 import type { EdgeShiftHeader } from '../../p4/protocol/edgeshift-header.ts';
 import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
-import { restartedAsOwner, STATEFUL, startTwoNodes, type TwoNodes } from './support/two-node-harness.ts';
+import {
+  restartedAsOwner,
+  STATEFUL,
+  STATELESS,
+  startTwoNodes,
+  type TwoNodes,
+} from './support/two-node-harness.ts';
 import { until } from './support/until.ts';
 
 /** ADVICE as the data plane sends it: to `nodeId`, offload `serviceId` to `targetNodeId` at that load. */
@@ -173,6 +179,42 @@ describe('agent/peer-agent', function () {
       const status = await nodes.agentA.status();
       assert.equal(status.lastResults[0]?.outcome, 'committed', 'node-a reports the committed move');
       assert.equal(status.lastResults[0]?.targetNodeId, 'node-b', 'to node-b');
+    });
+  });
+
+  describe('drain', () => {
+    it('moves every service this node owns to its peer and reports each move', async () => {
+      const report = await nodes.agentA.drain();
+      assert.deepEqual(report.kept, []);
+      assert.deepEqual(report.moved.map((entry) => [entry.service, entry.targetNodeId, entry.epoch]).sort(), [
+        [STATELESS.name, 'node-b', 2],
+        [STATEFUL.name, 'node-b', 2],
+      ]);
+      for (const service of [STATEFUL.name, STATELESS.name]) {
+        assert.equal(nodes.hostB.role(service), 'owner', `node-b owns ${service}`);
+        assert.notEqual(nodes.hostA.role(service), 'owner', `node-a no longer owns ${service}`);
+      }
+      assert.deepEqual(await nodes.agentA.drain(), { moved: [], kept: [] }, 'nothing is left to move');
+    });
+
+    it('keeps what no peer takes, with each refusal as the reason', async () => {
+      nodes.agentB.destroy();
+      const report = await nodes.agentA.drain();
+      assert.deepEqual(report.moved, []);
+      assert.deepEqual(report.kept.map((entry) => entry.service).sort(), [STATELESS.name, STATEFUL.name]);
+      for (const entry of report.kept) assert.match(entry.reason, /^node-b: /);
+      assert.equal(nodes.hostA.role(STATEFUL.name), 'owner', 'node-a still serves it');
+    });
+
+    it('leaves a service that is being moved to that move', async () => {
+      const handle = await nodes.agentA.startMigration(STATEFUL.name);
+      const report = await nodes.agentA.drain();
+      assert.deepEqual(report.kept, [{ service: STATEFUL.name, reason: 'a migration of it is in progress' }]);
+      assert.deepEqual(
+        report.moved.map((entry) => entry.service),
+        [STATELESS.name],
+      );
+      assert.equal((await handle.result).outcome, 'committed');
     });
   });
 });

@@ -1,16 +1,12 @@
 // `edgeshift ipc pub <topic> <json>` and `edgeshift ipc sub <topic>`: Greengrass local publish/subscribe
 // for debugging, through the same IPC client the components use. Registered by scripts/cli/edgeshift.ts.
 // Invariant: sub prints each message as it arrives and stops cleanly on Ctrl-C or after --count.
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 
 import { EdgeShiftError } from '../../../components/common/errors.ts';
 import type { LocalMessage } from '../../../components/common/ipc/index.ts';
 import type { CliContext } from '../cli-context.ts';
-
-function positiveInteger(text: string): number {
-  if (!/^[1-9]\d*$/.test(text)) throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
-  return Number(text);
-}
+import { positiveInteger } from '../cli-arguments.ts';
 
 function parsePayload(text: string): unknown {
   try {

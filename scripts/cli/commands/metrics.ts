@@ -2,12 +2,13 @@
 // them on edgeshift/metrics/<thingName> (its publishLocalTopic setting must be on). Registered by
 // scripts/cli/edgeshift.ts. Invariant: each report is validated before it is printed.
 import { Ajv } from 'ajv';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 
 import { EdgeShiftError } from '../../../components/common/errors.ts';
 import { metricsTopicOf, type MetricsReport } from '../../../components/node-monitor/metrics-report.ts';
 import type { CliContext } from '../cli-context.ts';
 import { percentOfBp } from '../table.ts';
+import { positiveInteger } from '../cli-arguments.ts';
 
 const int = { type: 'integer' } as const;
 const validateReport = new Ajv().compile<MetricsReport>({
@@ -23,11 +24,6 @@ const validateReport = new Ajv().compile<MetricsReport>({
     inflightRequests: int,
   },
 });
-
-function positiveInteger(text: string): number {
-  if (!/^[1-9]\d*$/.test(text)) throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
-  return Number(text);
-}
 
 function reportLine(report: MetricsReport): string {
   const time = new Date(report.timestampMs).toISOString().slice(11, 23);

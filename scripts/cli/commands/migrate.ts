@@ -10,6 +10,7 @@ import type { IpcClient } from '../../../components/common/ipc/index.ts';
 import { AgentControlClient, type AgentResultView } from '../agent-control.ts';
 import type { CliContext } from '../cli-context.ts';
 import { renderTable } from '../table.ts';
+import { positiveInteger } from '../cli-arguments.ts';
 
 const CUTOVER_OPTIONS = ['in-network', 'reconfiguration'] as const;
 type CutoverOption = (typeof CUTOVER_OPTIONS)[number];
@@ -26,11 +27,6 @@ function cutoverOption(text: string): CutoverOption {
   if (option === undefined)
     throw new InvalidArgumentError(`expected in-network or reconfiguration, got "${text}"`);
   return option;
-}
-
-function positiveInteger(text: string): number {
-  if (!/^[1-9]\d*$/.test(text)) throw new InvalidArgumentError(`expected a positive integer, got "${text}"`);
-  return Number(text);
 }
 
 /** The cutover the agent is configured with for the service; the option is per service in its configuration. */

@@ -54,6 +54,7 @@ function hostConfig(nodeName: string, initialRole: 'owner' | 'standby'): Functio
     maxBufferedRequests: 10_000,
     dedupeEntriesPerKey: 16,
     stateCheckpointDir: '',
+    drainTimeoutMs: 0,
     handOverHoldMs: 5_000,
     callTimeoutMs: 1000,
     callAttempts: 2,

@@ -43,6 +43,7 @@ function config(
     maxBufferedRequests: 1000,
     dedupeEntriesPerKey: 16,
     stateCheckpointDir: dir,
+    drainTimeoutMs: 0,
     handOverHoldMs: 500,
     callTimeoutMs: 500,
     callAttempts: 2,

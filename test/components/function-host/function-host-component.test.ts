@@ -4,6 +4,9 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
+import { ChannelFunctionHostControl } from '../../../agent/function-host-channel.ts';
+import { IpcFunctionHostControl } from '../../../agent/function-host-client.ts';
+import { agentControlTopic } from '../../../components/common/agent-control-contract.ts';
 import { runComponent, type ComponentRuntime } from '../../../components/common/component-runtime.ts';
 import { hasErrorCode } from '../../../components/common/errors.ts';
 import { connectIpc, type IpcClient } from '../../../components/common/ipc/index.ts';
@@ -22,6 +25,7 @@ const NAME = 'com.edgeshift.FunctionHost';
 const AGENT = 'com.test.Agent';
 const NODE = 'node-a';
 const TOPIC = functionHostControlTopic(NODE);
+const AGENT_TOPIC = agentControlTopic(NODE);
 
 function policy(name: string, operations: string[], resources: string[]): Record<string, unknown> {
   return {
@@ -54,22 +58,31 @@ describe('components/function-host/function-host-component', function () {
     probe = agent = runtime = undefined;
   });
 
-  async function startComponent(): Promise<void> {
+  async function startComponent(drainTimeoutMs = 10_000): Promise<void> {
+    // alert starts as a standby: a move into this node could begin for it.
     const service = async (name: string, serviceId: number) => ({
       name,
       serviceId,
       module: `builtin:sample-app/${name}`,
       port: await freePort('udp'),
       listenAddress: '127.0.0.1',
+      initialRole: name === 'alert' ? 'standby' : 'owner',
     });
     const configuration = {
       nodeName: NODE,
       services: [await service('ingest', 1), await service('sensor-stats', 2), await service('alert', 3)],
       stateCheckpointDir: path.join(dir, 'checkpoints'),
+      drainTimeoutMs,
       accessControl: policy(
         NAME,
         ['aws.greengrass#SubscribeToTopic', 'aws.greengrass#PublishToTopic'],
-        [`${TOPIC}/request`, `${TOPIC}/reply/*`, `edgeshift/function-host/${NODE}/inflight`],
+        [
+          `${TOPIC}/request`,
+          `${TOPIC}/reply/*`,
+          `edgeshift/function-host/${NODE}/inflight`,
+          `${AGENT_TOPIC}/request`,
+          `${AGENT_TOPIC}/reply/*`,
+        ],
       ),
     };
     const { svcuid } = nucleus.registerComponent({ name: NAME, version: '0.1.0', configuration });
@@ -88,7 +101,7 @@ describe('components/function-host/function-host-component', function () {
         accessControl: policy(
           AGENT,
           ['aws.greengrass#SubscribeToTopic', 'aws.greengrass#PublishToTopic'],
-          [`${TOPIC}/*`, `${TOPIC}/reply/*`],
+          [`${TOPIC}/*`, `${TOPIC}/reply/*`, `${AGENT_TOPIC}/request`, `${AGENT_TOPIC}/reply/*`],
         ),
       },
     }).svcuid;
@@ -110,7 +123,7 @@ describe('components/function-host/function-host-component', function () {
       [
         ['ingest', 'owner', false],
         ['sensor-stats', 'owner', true],
-        ['alert', 'owner', false],
+        ['alert', 'standby', false],
       ],
     );
     const ref = { service: 'sensor-stats', migrationId: 'm-1' };
@@ -201,5 +214,86 @@ describe('components/function-host/function-host-component', function () {
     client.close();
     assert.equal(request.service, 'alert');
     assert.equal(request.key, 's1', 'the call to alert followed the route from the configuration update');
+  });
+
+  describe('a stop', () => {
+    let channel: ChannelFunctionHostControl | undefined;
+
+    afterEach(() => {
+      channel?.close();
+      channel = undefined;
+    });
+
+    /** Holds the control channel as the peer agent does from its start. */
+    async function attachAgent(): Promise<void> {
+      channel = new ChannelFunctionHostControl(
+        new IpcFunctionHostControl(agent as IpcClient, NODE),
+        createLogger(AGENT, { level: 'silent' }),
+      );
+      assert.ok(await channel.openAhead(2000, 5), 'the control channel opens');
+    }
+
+    function stop(): Promise<void> {
+      return (runtime as ComponentRuntime<FunctionHostConfig>).stop();
+    }
+
+    it('asks the attached agent to drain, still serving the moves, and refuses moves into it', async () => {
+      await startComponent();
+      await attachAgent();
+      const seen: unknown[] = [];
+      await (agent as IpcClient).serve(AGENT_TOPIC, async (body) => {
+        seen.push(body);
+        const functions = (await call({ op: 'listFunctions' })) as FunctionSummary[];
+        seen.push(functions.length);
+        await call({ op: 'beginImport', service: 'alert', migrationId: 'm-in', epoch: 2 }).catch(
+          (err: unknown) => seen.push(hasErrorCode(err, 'ERR_FNHOST_CLOSED')),
+        );
+        return {
+          moved: [{ service: 'sensor-stats', targetNodeId: 'node-b', migrationId: 'm', epoch: 2 }],
+          kept: [],
+        };
+      });
+      await stop();
+      assert.deepEqual(seen, [{ op: 'drain' }, 3, true]);
+    });
+
+    it('asks no drain and stops at once when no agent holds the control channel', async () => {
+      await startComponent();
+      let asked = 0;
+      await (agent as IpcClient).serve(AGENT_TOPIC, () => {
+        asked += 1;
+        return { moved: [], kept: [] };
+      });
+      const startedMs = performance.now();
+      await stop();
+      assert.equal(asked, 0);
+      assert.ok(performance.now() - startedMs < 5000, 'well under the drain timeout');
+      assert.deepEqual(await readdir(path.join(dir, 'checkpoints')), ['sensor-stats.checkpoint']);
+    });
+
+    it('stops with its checkpoints when the answer is malformed or late', async () => {
+      const late = (): Promise<unknown> =>
+        new Promise((resolve) => setTimeout(() => resolve({ moved: [], kept: [] }), 1500));
+      for (const answer of [() => ({ moved: 'all' }), late]) {
+        await startComponent(500);
+        await attachAgent();
+        const serving = await (agent as IpcClient).serve(AGENT_TOPIC, answer);
+        await stop();
+        await serving.close();
+        channel?.close();
+        await agent?.close();
+        assert.deepEqual(await readdir(path.join(dir, 'checkpoints')), ['sensor-stats.checkpoint']);
+        await rm(path.join(dir, 'checkpoints'), { recursive: true });
+      }
+    });
+
+    it('asks nothing when drainTimeoutMs is 0', async () => {
+      await startComponent(0);
+      await attachAgent();
+      let asked = 0;
+      await (agent as IpcClient).serve(AGENT_TOPIC, () => (asked += 1));
+      await stop();
+      assert.equal(asked, 0);
+    });
   });
 });

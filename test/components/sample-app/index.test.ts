@@ -31,6 +31,7 @@ function chainConfig(sensorStatsOptions: Record<string, unknown>): FunctionHostC
     maxBufferedRequests: 1000,
     dedupeEntriesPerKey: 16,
     stateCheckpointDir: '',
+    drainTimeoutMs: 0,
     handOverHoldMs: 500,
     callTimeoutMs: 2000,
     callAttempts: 2,

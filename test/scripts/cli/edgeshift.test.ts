@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-import { agentControlTopic } from '../../../agent/control-service.ts';
+import { agentControlTopic } from '../../../components/common/agent-control-contract.ts';
 import { peerAgentComponentOptions } from '../../../agent/peer-agent-component.ts';
 import { runComponent, type ComponentRuntime } from '../../../components/common/component-runtime.ts';
 import { createLogger } from '../../../components/common/logger.ts';
@@ -308,6 +308,26 @@ describe('scripts/cli/edgeshift', function () {
         /configured with in-network cutover for sensor-stats.*\(ERR_CLI_BAD_ARGUMENT\)/,
       );
       assert.equal(run.stdout, '', 'no migration started');
+    });
+  });
+
+  describe('drain', () => {
+    it('reports what no peer took, with the reason, and exits 1', async () => {
+      const run = await cli('drain', '--wait-ms', '20000');
+      assert.equal(run.exitCode, 1, `a drain that keeps a service fails:\n${run.stdout}\n${run.stderr}`);
+      assert.match(run.stdout, /^SERVICE +OUTCOME$/m);
+      assert.match(run.stdout, /^sensor-stats +kept: node-b: /m, 'the peer that is down is named');
+      assert.match(run.stderr, /node-a still owns sensor-stats \(ERR_CLI_DRAIN_INCOMPLETE\)/);
+    });
+
+    it('answers the report as one JSON document with --json', async () => {
+      const run = await cli('--json', 'drain');
+      const report = JSON.parse(run.stdout) as { moved: unknown[]; kept: { service: string }[] };
+      assert.deepEqual(report.moved, []);
+      assert.deepEqual(
+        report.kept.map((entry) => entry.service),
+        ['sensor-stats'],
+      );
     });
   });
 

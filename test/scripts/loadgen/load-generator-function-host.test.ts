@@ -35,6 +35,7 @@ const CONFIG: FunctionHostConfig = {
   maxBufferedRequests: 10_000,
   dedupeEntriesPerKey: 16,
   stateCheckpointDir: '',
+  drainTimeoutMs: 0,
   handOverHoldMs: 5_000,
   callTimeoutMs: 1000,
   callAttempts: 2,
