@@ -23,17 +23,45 @@ import type { RouteEntry } from './request-server.ts';
 /** How often {"inflightRequests": n} goes to edgeshift/function-host/<thingName>/inflight. */
 const INFLIGHT_PUBLISH_PERIOD_MS = 100;
 
-function publishInflight(ipc: IpcClient, topic: string, count: () => number, logger: Logger): NodeJS.Timeout {
-  let isPublishing = false;
-  return setInterval(() => {
+/**
+ * The in-flight count for the node monitor, every period and at once when the host starts draining
+ * (then with "draining": true, so the monitor announces full load until this host stops).
+ */
+class InflightPublisher {
+  readonly #timer: NodeJS.Timeout;
+  #isPublishing = false;
+  #isDraining = false;
+
+  constructor(
+    private readonly ipc: IpcClient,
+    private readonly topic: string,
+    private readonly count: () => number,
+    private readonly logger: Logger,
+  ) {
     // Skip a period rather than queue publishes behind a slow nucleus.
-    if (isPublishing) return;
-    isPublishing = true;
-    ipc
-      .publishJson(topic, { inflightRequests: count() })
-      .catch((err: unknown) => logger.warn('could not publish the in-flight count', { error: err }))
-      .finally(() => (isPublishing = false));
-  }, INFLIGHT_PUBLISH_PERIOD_MS);
+    this.#timer = setInterval(
+      () => void (this.#isPublishing ? undefined : this.#publish()),
+      INFLIGHT_PUBLISH_PERIOD_MS,
+    );
+  }
+
+  announceDraining(): Promise<void> {
+    this.#isDraining = true;
+    return this.#publish();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  async #publish(): Promise<void> {
+    this.#isPublishing = true;
+    const message = { inflightRequests: this.count(), ...(this.#isDraining ? { draining: true } : {}) };
+    await this.ipc
+      .publishJson(this.topic, message)
+      .catch((err: unknown) => this.logger.warn('could not publish the in-flight count', { error: err }))
+      .finally(() => (this.#isPublishing = false));
+  }
 }
 
 function routesAsConfiguration(routes: Readonly<Record<string, RouteEntry>>): Record<string, unknown> {
@@ -72,7 +100,7 @@ export function functionHostComponentOptions(
       const topic = functionHostControlTopic(nodeThingName);
       const subscription = await ipc.serve(topic, (body) => host.control.handle(parseControlRequest(body)));
       logger.info('serving control requests', { topic: `${topic}/request` });
-      const inflightTimer = publishInflight(
+      const inflight = new InflightPublisher(
         ipc,
         functionHostInflightTopic(nodeThingName),
         () => host.server.runtimes().reduce((sum, runtime) => sum + runtime.inflightRequests, 0),
@@ -88,13 +116,14 @@ export function functionHostComponentOptions(
           }
         },
         close: async () => {
-          clearInterval(inflightTimer);
           await drainBeforeStop({
             host,
+            announceDraining: () => inflight.announceDraining(),
             askAgent: (body, timeoutMs) => ipc.request(agentControlTopic(nodeThingName), body, { timeoutMs }),
             timeoutMs: config.drainTimeoutMs,
             logger: logger.child('drain'),
           });
+          inflight.stop();
           await subscription.close();
           await host.close();
         },

@@ -33,7 +33,7 @@ export interface FunctionHostConfig {
   readonly dedupeEntriesPerKey: number;
   /** Relative to the working directory (the component's work folder); '' turns checkpoints off. */
   readonly stateCheckpointDir: string;
-  /** How long a stop waits for the agent to move owned services to a peer; 0: no drain. */
+  /** How long a stop may take to drain the node (drain-before-stop.ts); 0: no drain. */
   readonly drainTimeoutMs: number;
   readonly handOverHoldMs: number;
   readonly callTimeoutMs: number;

@@ -107,6 +107,7 @@ export class ServiceRuntime {
   #holdTimer: NodeJS.Timeout | undefined;
   #idleWaiters: (() => void)[] = [];
   #processed = 0;
+  #arrivals = 0;
   #duplicates = 0;
   #forwarded = 0;
   #rejected = 0;
@@ -161,6 +162,11 @@ export class ServiceRuntime {
     return this.#lastFrozenMs;
   }
 
+  /** Request datagrams that reached this service on this node, whatever became of them. */
+  get arrivals(): number {
+    return this.#arrivals;
+  }
+
   /** Requests accepted and not yet answered: running, queued behind their key, buffered or held. */
   get inflightRequests(): number {
     return this.#queuedCount + this.#activeKeys.size;
@@ -186,6 +192,7 @@ export class ServiceRuntime {
 
   /** A request datagram for this service; `sender` answers unless the request names replyTo. */
   arrive(request: FunctionRequest, sender: UdpAddress): void {
+    this.#arrivals += 1;
     const replyTo = request.replyTo ?? sender;
     if (this.#role === 'owner' || this.#role === 'frozen') {
       this.#accept(request, replyTo);

@@ -43,6 +43,7 @@ export function runNodeMonitorComponent(
       const monitor = new NodeMonitor(config, {
         publishLocal: (topic, value) => ipc.publishJson(topic, value),
         inflightRequestsProvider: () => inflight.current(),
+        isDrainingProvider: () => inflight.isDraining(),
         logger: logger.child('monitor'),
       });
       // Without the in-flight topic (not allowed, or no function host) the configured count is announced.

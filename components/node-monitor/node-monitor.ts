@@ -6,7 +6,7 @@ import type { RemoteInfo } from 'node:dgram';
 import { isIP } from 'node:net';
 
 import { decodeHeader } from '../../p4/protocol/edgeshift-header.ts';
-import { PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
+import { LOAD_SCALE_BP, PacketType } from '../../p4/protocol/edgeshift-protocol.ts';
 import { EdgeShiftError } from '../common/errors.ts';
 import { createLogger, type Logger } from '../common/logger.ts';
 import { Ewma, ratioToBasisPoints } from './ewma.ts';
@@ -35,6 +35,8 @@ export interface NodeMonitorOptions {
   readonly publishLocal?: LocalPublish;
   /** The node's current in-flight requests (e.g. from the function host); undefined → config value. */
   readonly inflightRequestsProvider?: () => number | undefined;
+  /** True while the function host prepares to stop: the node then announces full load. */
+  readonly isDrainingProvider?: () => boolean;
   readonly clock?: MonotonicClock;
   /** Wall clock in ms since the Unix epoch; only the first sequence number and report timestamps use it. */
   readonly wallClockMs?: () => number;
@@ -248,13 +250,16 @@ export class NodeMonitor {
 
   private buildReport(sample: LoadSample): MetricsReport {
     const inflight = this.options.inflightRequestsProvider?.() ?? this.config.inflightRequests;
+    // Full load sends the data plane's balanced requests to the other node of each pair while the
+    // function host stops; the smoothing goes on underneath, so the real load returns at once after.
+    const isDraining = this.options.isDrainingProvider?.() === true;
     return {
       nodeId: this.config.nodeId,
       thingName: this.thingName,
       sequence: this.sequence,
       timestampMs: this.wallClockMs(),
-      cpuLoadBp: ratioToBasisPoints(this.cpuEwma.value ?? 0),
-      memLoadBp: ratioToBasisPoints(this.memEwma.value ?? 0),
+      cpuLoadBp: isDraining ? LOAD_SCALE_BP : ratioToBasisPoints(this.cpuEwma.value ?? 0),
+      memLoadBp: isDraining ? LOAD_SCALE_BP : ratioToBasisPoints(this.memEwma.value ?? 0),
       inflightRequests: clampInflightRequests(inflight),
       rawCpuLoadRatio: sample.cpuLoadRatio,
       rawMemLoadRatio: sample.memLoadRatio,

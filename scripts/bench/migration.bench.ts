@@ -40,7 +40,7 @@ const PLOT_PATH = path.join(PROJECT_ROOT, 'build', 'bench', 'migration-latency.s
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-function prefillKeysFor(stateBytes: number): number {
+export function prefillKeysFor(stateBytes: number): number {
   return Math.max(0, Math.round(stateBytes / BYTES_PER_SENSOR) - KEY_COUNT);
 }
 

@@ -81,6 +81,29 @@ describe('e2e/function-host-restart', function () {
     assert.equal(end['node-a'].checksum, after['node-b'].checksum, 'the state moved back whole');
   });
 
+  it('a restart of the node that serves ingest sends ingest to the other node first, and nothing is lost', async () => {
+    // The data plane balances ingest (and alert) to the less loaded node: node-b reports 30 %, node-a 40 %.
+    bed = await TwoNodeTestbed.start({ sensorStatsOptions: { windowLength: 16, paddingBytesPerKey: 512 } });
+    const running = bed;
+    const load = new LoadGenerator({
+      target: running.target('ingest'),
+      service: 'ingest',
+      rateHz: 200,
+      durationMs: 5000,
+      keyCount: 40,
+      replyDeadlineMs: 3000,
+      checkState: counterStateChecker(),
+    }).run();
+    await delay(1000);
+    await running.restartComponent('node-b', TESTBED_COMPONENTS.functionHost);
+    const report = await load;
+    assertNoFault(report, 'load across the restart of node-b');
+    const slowestMs = report.latency.fromSent.maxMs;
+    assert.ok(slowestMs < 1000, `no request waited out a stopped node (slowest ${slowestMs} ms)`);
+    assert.ok((report.nodes['node-a'] ?? 0) > 0, `node-a took ingest over: ${JSON.stringify(report.nodes)}`);
+    assert.ok((report.nodes['node-b'] ?? 0) > 0, 'node-b served ingest before');
+  });
+
   it('without a drain, the owner after a move comes back from a restart as the owner, with its state', async () => {
     bed = await TwoNodeTestbed.start({
       sensorStatsOptions: { windowLength: 16, paddingBytesPerKey: 512 },

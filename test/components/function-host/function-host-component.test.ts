@@ -3,6 +3,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import { ChannelFunctionHostControl } from '../../../agent/function-host-channel.ts';
 import { IpcFunctionHostControl } from '../../../agent/function-host-client.ts';
@@ -58,15 +59,14 @@ describe('components/function-host/function-host-component', function () {
     probe = agent = runtime = undefined;
   });
 
-  async function startComponent(drainTimeoutMs = 10_000): Promise<void> {
-    // alert starts as a standby: a move into this node could begin for it.
+  async function startComponent(drainTimeoutMs = 10_000, standby: readonly string[] = []): Promise<void> {
     const service = async (name: string, serviceId: number) => ({
       name,
       serviceId,
       module: `builtin:sample-app/${name}`,
       port: await freePort('udp'),
       listenAddress: '127.0.0.1',
-      initialRole: name === 'alert' ? 'standby' : 'owner',
+      initialRole: standby.includes(name) ? 'standby' : 'owner',
     });
     const configuration = {
       nodeName: NODE,
@@ -101,7 +101,13 @@ describe('components/function-host/function-host-component', function () {
         accessControl: policy(
           AGENT,
           ['aws.greengrass#SubscribeToTopic', 'aws.greengrass#PublishToTopic'],
-          [`${TOPIC}/*`, `${TOPIC}/reply/*`, `${AGENT_TOPIC}/request`, `${AGENT_TOPIC}/reply/*`],
+          [
+            `${TOPIC}/*`,
+            `${TOPIC}/reply/*`,
+            `${AGENT_TOPIC}/request`,
+            `${AGENT_TOPIC}/reply/*`,
+            `edgeshift/function-host/${NODE}/inflight`,
+          ],
         ),
       },
     }).svcuid;
@@ -123,7 +129,7 @@ describe('components/function-host/function-host-component', function () {
       [
         ['ingest', 'owner', false],
         ['sensor-stats', 'owner', true],
-        ['alert', 'standby', false],
+        ['alert', 'owner', false],
       ],
     );
     const ref = { service: 'sensor-stats', migrationId: 'm-1' };
@@ -238,7 +244,8 @@ describe('components/function-host/function-host-component', function () {
     }
 
     it('asks the attached agent to drain, still serving the moves, and refuses moves into it', async () => {
-      await startComponent();
+      // alert starts as a standby: a move into this node could begin for it.
+      await startComponent(10_000, ['alert']);
       await attachAgent();
       const seen: unknown[] = [];
       await (agent as IpcClient).serve(AGENT_TOPIC, async (body) => {
@@ -255,6 +262,51 @@ describe('components/function-host/function-host-component', function () {
       });
       await stop();
       assert.deepEqual(seen, [{ op: 'drain' }, 3, true]);
+    });
+
+    it('announces the drain on its in-flight topic before it asks the agent', async () => {
+      await startComponent();
+      await attachAgent();
+      const events: string[] = [];
+      await (agent as IpcClient).subscribe(`edgeshift/function-host/${NODE}/inflight`, (message) => {
+        const value = message.kind === 'json' ? (message.value as { draining?: boolean }) : {};
+        if (value.draining === true) events.push('draining');
+      });
+      await (agent as IpcClient).serve(AGENT_TOPIC, () => {
+        events.push('drain');
+        return { moved: [], kept: [] };
+      });
+      await stop();
+      assert.deepEqual(events.slice(0, 2), ['draining', 'drain']);
+    });
+
+    it('keeps serving stateless requests until they stop arriving, then stops', async () => {
+      await startComponent();
+      const config = nucleus.getConfiguration(NAME) as { services: { name: string; port: number }[] };
+      const ingestPort = config.services.find((entry) => entry.name === 'ingest')?.port as number;
+      const client = createSocket('udp4');
+      let replies = 0;
+      client.on('message', () => (replies += 1));
+      await new Promise<void>((resolve) => client.bind(0, '127.0.0.1', resolve));
+      let sent = 0;
+      const sender = setInterval(() => {
+        sent += 1;
+        const body = { sensorId: 's1', value: 20 };
+        client.send(
+          JSON.stringify({ id: `q:${sent}`, service: 'ingest', key: 's1', body }),
+          ingestPort,
+          '127.0.0.1',
+        );
+      }, 30);
+      const startedMs = performance.now();
+      const stopped = stop().then(() => performance.now() - startedMs);
+      await delay(700);
+      clearInterval(sender);
+      const stopMs = await stopped;
+      await delay(100);
+      client.close();
+      assert.ok(stopMs >= 700 + 250, `stopped ${Math.round(stopMs)} ms after the stop began`);
+      assert.equal(replies, sent, 'every request sent during the drain was answered');
     });
 
     it('asks no drain and stops at once when no agent holds the control channel', async () => {

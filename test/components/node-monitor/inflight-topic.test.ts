@@ -4,6 +4,7 @@ import type { LocalMessage } from '../../../components/common/ipc/index.ts';
 import {
   InflightTopicFollower,
   parseInflightMessage,
+  type InflightReport,
 } from '../../../components/node-monitor/inflight-topic.ts';
 import { FakeTime } from './fake-time.ts';
 
@@ -35,8 +36,22 @@ class TopicBoard {
 
 describe('components/node-monitor/inflight-topic', () => {
   describe('parseInflightMessage', () => {
-    const cases: readonly { name: string; message: LocalMessage; count: number | undefined }[] = [
-      { name: 'a count', message: { kind: 'json', topic: 't', value: { inflightRequests: 12 } }, count: 12 },
+    const cases: readonly { name: string; message: LocalMessage; count: InflightReport | undefined }[] = [
+      {
+        name: 'a count',
+        message: { kind: 'json', topic: 't', value: { inflightRequests: 12 } },
+        count: { inflightRequests: 12, isDraining: false },
+      },
+      {
+        name: 'a draining host',
+        message: { kind: 'json', topic: 't', value: { inflightRequests: 0, draining: true } },
+        count: { inflightRequests: 0, isDraining: true },
+      },
+      {
+        name: 'a draining flag that is not a boolean',
+        message: { kind: 'json', topic: 't', value: { inflightRequests: 0, draining: 'yes' } },
+        count: undefined,
+      },
       {
         name: 'a negative count',
         message: { kind: 'json', topic: 't', value: { inflightRequests: -1 } },
@@ -55,8 +70,8 @@ describe('components/node-monitor/inflight-topic', () => {
       },
     ];
     for (const { name, message, count } of cases) {
-      it(`reads ${name} as ${String(count)}`, () => {
-        assert.equal(parseInflightMessage(message), count);
+      it(`reads ${name} as ${JSON.stringify(count)}`, () => {
+        assert.deepEqual(parseInflightMessage(message), count);
       });
     }
   });
@@ -72,6 +87,23 @@ describe('components/node-monitor/inflight-topic', () => {
       assert.equal(follower.current(), 4, 'fresh enough');
       time.advance(1);
       assert.equal(follower.current(), undefined, 'a stopped publisher must not pin the count');
+    });
+
+    it('says the host is draining while its last message says so, and not once that message is old', async () => {
+      const board = new TopicBoard();
+      const time = new FakeTime();
+      const follower = new InflightTopicFollower(board.subscribe, time, 1000);
+      await follower.follow('t');
+      board.publish('t', { inflightRequests: 2 });
+      assert.equal(follower.isDraining(), false);
+      board.publish('t', { inflightRequests: 1, draining: true });
+      assert.equal(follower.isDraining(), true);
+      time.advance(1001);
+      assert.equal(
+        follower.isDraining(),
+        false,
+        'a host that stopped publishing does not keep its node drained',
+      );
     });
 
     it('moves to a new topic and forgets the old count', async () => {

@@ -161,6 +161,19 @@ describe('components/node-monitor/node-monitor', () => {
     assert.equal(fromConfig.header.inflightRequests, 7, 'the configured count when the provider has none');
   });
 
+  it('announces full load while the function host drains, and its smoothed load after', async () => {
+    let isDraining = true;
+    await startMonitor(configFor(inbox.port), { isDrainingProvider: () => isDraining });
+    time.advance(100);
+    const draining = decodeHeader(await inbox.next());
+    isDraining = false;
+    time.advance(100);
+    const after = decodeHeader(await inbox.next());
+    assert.ok(draining.ok && after.ok);
+    assert.deepEqual([draining.header.cpuLoadBp, draining.header.memLoadBp], [10000, 10000]);
+    assert.ok(after.header.cpuLoadBp < 10000 && after.header.memLoadBp < 10000, 'the real load again');
+  });
+
   it('publishes each report as JSON on edgeshift/metrics/<thingName>', async () => {
     const published: { topic: string; value: unknown }[] = [];
     await startMonitor(configFor(inbox.port), {

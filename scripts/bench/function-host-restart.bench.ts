@@ -1,0 +1,100 @@
+// Benchmark of a planned restart of a function host on the two-node test bed under 300 req/s of
+// open-loop load, as a deployment does it (SIGTERM, then Run again), with the drain before the stop
+// (the recipe's default) and without it (drainTimeoutMs 0), in the same run. Two nodes to restart:
+// node-a owns sensor-stats (about 16 MiB of state; without a drain it survives in a checkpoint, and
+// calls to the stopped owner wait for a retry), node-b serves ingest, which the data plane balances to
+// it (without a drain the requests that reach it while it is down are lost). Reports requests lost,
+// duplicated or with wrong state, how long the restart took, and the p99 and slowest latency of the
+// requests sent during it over the p99 of those sent before it.
+import type { TimeRange } from '../loadgen/latency-timeline.ts';
+import { LoadGeneratorWorker } from '../loadgen/load-generator-worker.ts';
+import {
+  sharedArtifactDir,
+  TESTBED_COMPONENTS,
+  TwoNodeTestbed,
+  type NodeName,
+} from '../testbed/two-node-testbed.ts';
+import type { Benchmark, Metrics } from './harness.ts';
+import { prefillKeysFor } from './migration.bench.ts';
+
+const RATE_HZ = 300;
+const BUCKET_MS = 20;
+const KEY_COUNT = 60;
+const PADDING_BYTES = 8192;
+const STATE_BYTES = 16 * 1024 * 1024;
+/** Left out of the steady state: the first second warms the path up (JIT, sockets). */
+const WARM_UP_MS = 1000;
+const BEFORE_RESTART_MS = 3000;
+const AFTER_RESTART_MS = 2000;
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function restartUnderLoad(
+  prefix: string,
+  node: NodeName,
+  drainTimeoutMs: number | undefined,
+): Promise<Metrics> {
+  const bed = await TwoNodeTestbed.start({
+    sensorStatsOptions: {
+      windowLength: 16,
+      paddingBytesPerKey: PADDING_BYTES,
+      prefillKeys: prefillKeysFor(STATE_BYTES),
+    },
+    ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
+  });
+  const generator = LoadGeneratorWorker.start({
+    target: bed.target('ingest'),
+    service: 'ingest',
+    rateHz: RATE_HZ,
+    durationMs: 600_000,
+    bucketMs: BUCKET_MS,
+    keyCount: KEY_COUNT,
+    replyDeadlineMs: 5000,
+    counterState: {},
+  });
+  try {
+    await pause(BEFORE_RESTART_MS);
+    generator.mark('restart');
+    const startedMs = performance.now();
+    await bed.restartComponent(node, TESTBED_COMPONENTS.functionHost);
+    const restartMs = performance.now() - startedMs;
+    generator.mark('restarted');
+    await pause(AFTER_RESTART_MS);
+    generator.stop();
+    const report = await generator.report;
+    const [start, end] = report.markers;
+    if (start === undefined || end === undefined) throw new Error('the restart markers are missing');
+    const window: TimeRange = { startMs: start.atMs, endMs: end.atMs };
+    const during = await generator.latencyWithin([window]);
+    const steady = await generator.latencyWithin([{ startMs: WARM_UP_MS, endMs: start.atMs }]);
+    return {
+      [`${prefix}LostRequests`]: report.totals.lost,
+      [`${prefix}DuplicateReplies`]: report.totals.duplicates,
+      [`${prefix}WrongStateReplies`]: report.totals.wrongState,
+      [`${prefix}RestartMs`]: restartMs,
+      [`${prefix}WindowRequests`]: during.count,
+      [`${prefix}SteadyP99Ms`]: steady.p99Ms,
+      [`${prefix}WindowP99Ms`]: during.p99Ms,
+      [`${prefix}WindowMaxMs`]: during.maxMs,
+      [`${prefix}WindowOverSteadyP99`]: steady.p99Ms > 0 ? during.p99Ms / steady.p99Ms : 0,
+    };
+  } finally {
+    await generator.close();
+    await bed.close();
+  }
+}
+
+export const benchmark: Benchmark = {
+  name: 'function-host-restart',
+  description:
+    'restart of a function host under 300 req/s (the sensor-stats owner, 16 MiB; the node serving ingest), with the drain before the stop and without',
+  async run() {
+    await sharedArtifactDir();
+    return {
+      ...(await restartUnderLoad('ownerDrain', 'node-a', undefined)),
+      ...(await restartUnderLoad('ownerNoDrain', 'node-a', 0)),
+      ...(await restartUnderLoad('ingestNodeDrain', 'node-b', undefined)),
+      ...(await restartUnderLoad('ingestNodeNoDrain', 'node-b', 0)),
+    };
+  },
+};
