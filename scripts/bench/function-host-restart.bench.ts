@@ -7,51 +7,23 @@
 // duplicated or with wrong state, how long the restart took, and the p99 and slowest latency of the
 // requests sent during it over the p99 of those sent before it.
 import type { TimeRange } from '../loadgen/latency-timeline.ts';
-import { LoadGeneratorWorker } from '../loadgen/load-generator-worker.ts';
-import {
-  sharedArtifactDir,
-  TESTBED_COMPONENTS,
-  TwoNodeTestbed,
-  type NodeName,
-} from '../testbed/two-node-testbed.ts';
+import { sharedArtifactDir, TESTBED_COMPONENTS, type NodeName } from '../testbed/two-node-testbed.ts';
 import type { Benchmark, Metrics } from './harness.ts';
-import { prefillKeysFor } from './migration.bench.ts';
+import { pause, startLoadedTestbed, WARM_UP_MS } from './loaded-testbed.ts';
 
-const RATE_HZ = 300;
-const BUCKET_MS = 20;
-const KEY_COUNT = 60;
-const PADDING_BYTES = 8192;
 const STATE_BYTES = 16 * 1024 * 1024;
-/** Left out of the steady state: the first second warms the path up (JIT, sockets). */
-const WARM_UP_MS = 1000;
 const BEFORE_RESTART_MS = 3000;
 const AFTER_RESTART_MS = 2000;
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function restartUnderLoad(
   prefix: string,
   node: NodeName,
   drainTimeoutMs: number | undefined,
 ): Promise<Metrics> {
-  const bed = await TwoNodeTestbed.start({
-    sensorStatsOptions: {
-      windowLength: 16,
-      paddingBytesPerKey: PADDING_BYTES,
-      prefillKeys: prefillKeysFor(STATE_BYTES),
-    },
-    ...(drainTimeoutMs === undefined ? {} : { drainTimeoutMs }),
-  });
-  const generator = LoadGeneratorWorker.start({
-    target: bed.target('ingest'),
-    service: 'ingest',
-    rateHz: RATE_HZ,
-    durationMs: 600_000,
-    bucketMs: BUCKET_MS,
-    keyCount: KEY_COUNT,
-    replyDeadlineMs: 5000,
-    counterState: {},
-  });
+  const { bed, generator, close } = await startLoadedTestbed(
+    STATE_BYTES,
+    drainTimeoutMs === undefined ? {} : { drainTimeoutMs },
+  );
   try {
     await pause(BEFORE_RESTART_MS);
     generator.mark('restart');
@@ -79,8 +51,7 @@ async function restartUnderLoad(
       [`${prefix}WindowOverSteadyP99`]: steady.p99Ms > 0 ? during.p99Ms / steady.p99Ms : 0,
     };
   } finally {
-    await generator.close();
-    await bed.close();
+    await close();
   }
 }
 

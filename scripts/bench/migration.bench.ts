@@ -16,33 +16,19 @@ import { PROJECT_ROOT } from '../build-artifacts.ts';
 import type { TimeRange } from '../loadgen/latency-timeline.ts';
 import type { LatencySummary } from '../loadgen/latency-timeline.ts';
 import type { LoadReport } from '../loadgen/load-generator.ts';
-import { LoadGeneratorWorker } from '../loadgen/load-generator-worker.ts';
+import type { LoadGeneratorWorker } from '../loadgen/load-generator-worker.ts';
 import { renderLatencySvg, type PlotMarker } from '../plot/latency-plot.ts';
 import {
   sharedArtifactDir,
   TESTBED_COMPONENTS,
-  TwoNodeTestbed,
   type NodeName,
+  type TwoNodeTestbed,
 } from '../testbed/two-node-testbed.ts';
 import { median, type Benchmark, type Metrics } from './harness.ts';
+import { BUCKET_MS, pause, startLoadedTestbed, WARM_UP_MS } from './loaded-testbed.ts';
 
-const RATE_HZ = 300;
-/** Fine buckets, so a move window's latency takes in little of the time around it. */
-const BUCKET_MS = 20;
-/** The first second warms the path up (JIT, sockets): left out of the steady state. */
-const WARM_UP_MS = 1000;
-const KEY_COUNT = 60;
-const PADDING_BYTES = 8192;
-/** Bytes of one sensor's window (16 readings) with its padding. */
-const BYTES_PER_SENSOR = 8 + 16 * 8 + PADDING_BYTES;
 const MIB = 1024 * 1024;
 const PLOT_PATH = path.join(PROJECT_ROOT, 'build', 'bench', 'migration-latency.svg');
-
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function prefillKeysFor(stateBytes: number): number {
-  return Math.max(0, Math.round(stateBytes / BYTES_PER_SENSOR) - KEY_COUNT);
-}
 
 /** The time between the move windows (after the warm-up), where the service runs undisturbed. */
 function steadyRanges(windows: readonly TimeRange[], endMs: number): TimeRange[] {
@@ -183,25 +169,7 @@ export function windowsOf(markers: readonly PlotMarker[]): {
 const COLD_MOVES = 2;
 
 async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> {
-  const bed = await TwoNodeTestbed.start({
-    sensorStatsOptions: {
-      windowLength: 16,
-      paddingBytesPerKey: PADDING_BYTES,
-      prefillKeys: prefillKeysFor(stateBytes),
-    },
-  });
-  // The clients on a thread of their own: the test bed's nuclei and log pipes share this one, and are
-  // busiest during a move, which would otherwise show as latency the nodes never caused.
-  const generator = LoadGeneratorWorker.start({
-    target: bed.target('ingest'),
-    service: 'ingest',
-    rateHz: RATE_HZ,
-    durationMs: 600_000,
-    bucketMs: BUCKET_MS,
-    keyCount: KEY_COUNT,
-    replyDeadlineMs: 5000,
-    counterState: {},
-  });
+  const { bed, generator, close } = await startLoadedTestbed(stateBytes);
   try {
     const moves: MigrationResult[] = [];
     const cpuReadings: CpuReading[] = [];
@@ -239,8 +207,7 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
       steady: await generator.latencyWithin(steadyRanges(windows, endMs)),
     };
   } finally {
-    await generator.close();
-    await bed.close();
+    await close();
   }
 }
 

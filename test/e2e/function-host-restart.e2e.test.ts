@@ -9,15 +9,42 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import { counterStateChecker } from '../../scripts/loadgen/reply-checker.ts';
-import { LoadGenerator } from '../../scripts/loadgen/load-generator.ts';
+import { LoadGenerator, type LoadReport } from '../../scripts/loadgen/load-generator.ts';
 import {
   sharedArtifactDir,
   TESTBED_COMPONENTS,
   TwoNodeTestbed,
+  type NodeName,
 } from '../../scripts/testbed/two-node-testbed.ts';
 import { assertNoFault } from './support/load-assertions.ts';
 
 const SERVICE = 'sensor-stats';
+
+/**
+ * Restarts a node's function host a second into 5 s of load at 200 req/s, and checks the load: none
+ * lost, duplicated or with wrong state, and none slower than one call timeout. A call from ingest to a
+ * stopped sensor-stats is retried after callTimeoutMs (the test bed's 1000 ms), so it would arrive at
+ * last, but slower than that: none may have needed a retry.
+ */
+async function restartUnderLoad(bed: TwoNodeTestbed, node: NodeName): Promise<LoadReport> {
+  const load = new LoadGenerator({
+    target: bed.target('ingest'),
+    service: 'ingest',
+    rateHz: 200,
+    durationMs: 5000,
+    keyCount: 40,
+    replyDeadlineMs: 3000,
+    checkState: counterStateChecker(),
+  }).run();
+  await delay(1000);
+  await bed.restartComponent(node, TESTBED_COMPONENTS.functionHost);
+  const report = await load;
+  assertNoFault(report, `load across the restart of ${node}`);
+  assert.ok(report.totals.replied > 900, `requests kept flowing (${report.totals.replied} replies)`);
+  const slowestMs = report.latency.fromSent.maxMs;
+  assert.ok(slowestMs < 1000, `no request waited out a stopped node (slowest ${slowestMs} ms)`);
+  return report;
+}
 
 describe('e2e/function-host-restart', function () {
   this.timeout(120_000);
@@ -38,24 +65,7 @@ describe('e2e/function-host-restart', function () {
     const running = bed;
     const before = await running.stateOf(SERVICE);
     assert.deepEqual([before['node-a'].role, before['node-a'].epoch], ['owner', 1]);
-    const load = new LoadGenerator({
-      target: running.target('ingest'),
-      service: 'ingest',
-      rateHz: 200,
-      durationMs: 5000,
-      keyCount: 40,
-      replyDeadlineMs: 3000,
-      checkState: counterStateChecker(),
-    }).run();
-    await delay(1000);
-    await running.restartComponent('node-a', TESTBED_COMPONENTS.functionHost);
-    const report = await load;
-    assertNoFault(report, 'load across the restart of node-a');
-    assert.ok(report.totals.replied > 900, `requests kept flowing (${report.totals.replied} replies)`);
-    // A call from ingest to a stopped sensor-stats is retried after callTimeoutMs (the test bed's 1000
-    // ms), so it would arrive at last, but slower than that: none may have needed a retry.
-    const slowestMs = report.latency.fromSent.maxMs;
-    assert.ok(slowestMs < 1000, `no request waited out a stopped owner (slowest ${slowestMs} ms)`);
+    await restartUnderLoad(running, 'node-a');
 
     assert.deepEqual(await running.dataPlaneOwner(SERVICE), { nodeId: 2, epoch: 2 }, 'moved to node-b');
     const checkpoints = path.join(
@@ -85,21 +95,7 @@ describe('e2e/function-host-restart', function () {
     // The data plane balances ingest (and alert) to the less loaded node: node-b reports 30 %, node-a 40 %.
     bed = await TwoNodeTestbed.start({ sensorStatsOptions: { windowLength: 16, paddingBytesPerKey: 512 } });
     const running = bed;
-    const load = new LoadGenerator({
-      target: running.target('ingest'),
-      service: 'ingest',
-      rateHz: 200,
-      durationMs: 5000,
-      keyCount: 40,
-      replyDeadlineMs: 3000,
-      checkState: counterStateChecker(),
-    }).run();
-    await delay(1000);
-    await running.restartComponent('node-b', TESTBED_COMPONENTS.functionHost);
-    const report = await load;
-    assertNoFault(report, 'load across the restart of node-b');
-    const slowestMs = report.latency.fromSent.maxMs;
-    assert.ok(slowestMs < 1000, `no request waited out a stopped node (slowest ${slowestMs} ms)`);
+    const report = await restartUnderLoad(running, 'node-b');
     assert.ok((report.nodes['node-a'] ?? 0) > 0, `node-a took ingest over: ${JSON.stringify(report.nodes)}`);
     assert.ok((report.nodes['node-b'] ?? 0) > 0, 'node-b served ingest before');
   });
