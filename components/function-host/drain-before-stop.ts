@@ -50,8 +50,8 @@ async function moveOwnedServices(options: DrainBeforeStopOptions): Promise<Drain
     .filter((runtime) => runtime.role === 'owner')
     .map((runtime) => runtime.name);
   if (owned.length === 0) return undefined;
-  // When the whole node stops, the agent (a dependent) stops first and lets go of the channel: asking
-  // it then would only wait out the timeout.
+  // The agent holds the channel while it runs (the host stops first, even with the whole node, by
+  // its recipe's dependencies); without it, asking would only wait out the timeout.
   if (!host.isAgentAttached()) {
     logger.warn('no peer agent attached: the services this node owns stop with it', { owned });
     return undefined;

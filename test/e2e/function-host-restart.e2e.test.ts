@@ -21,29 +21,46 @@ import { assertNoFault } from './support/load-assertions.ts';
 const SERVICE = 'sensor-stats';
 
 /**
- * Restarts a node's function host a second into 5 s of load at 200 req/s, and checks the load: none
- * lost, duplicated or with wrong state, and none slower than one call timeout. A call from ingest to a
- * stopped sensor-stats is retried after callTimeoutMs (the test bed's 1000 ms), so it would arrive at
- * last, but slower than that: none may have needed a retry.
+ * Runs `stop` (a restart, a whole node's stop) a second into 7 s of load at 200 req/s, and checks the
+ * load: none lost, duplicated or with wrong state, and none slower than one call timeout. A call from
+ * ingest to a stopped sensor-stats is retried after callTimeoutMs (the test bed's 1000 ms), so it
+ * would arrive at last, but slower than that: none may have needed a retry.
  */
-async function restartUnderLoad(bed: TwoNodeTestbed, node: NodeName): Promise<LoadReport> {
-  const load = new LoadGenerator({
+async function stopUnderLoad(
+  bed: TwoNodeTestbed,
+  label: string,
+  stop: () => Promise<void>,
+): Promise<LoadReport> {
+  const generator = new LoadGenerator({
     target: bed.target('ingest'),
     service: 'ingest',
     rateHz: 200,
-    durationMs: 5000,
+    durationMs: 7000,
     keyCount: 40,
     replyDeadlineMs: 3000,
     checkState: counterStateChecker(),
-  }).run();
+  });
+  const load = generator.run();
   await delay(1000);
-  await bed.restartComponent(node, TESTBED_COMPONENTS.functionHost);
+  await stop();
+  generator.mark('stopped');
   const report = await load;
-  assertNoFault(report, `load across the restart of ${node}`);
-  assert.ok(report.totals.replied > 900, `requests kept flowing (${report.totals.replied} replies)`);
+  assertNoFault(report, `load across ${label}`);
   const slowestMs = report.latency.fromSent.maxMs;
   assert.ok(slowestMs < 1000, `no request waited out a stopped node (slowest ${slowestMs} ms)`);
+  // A stop that outlasted the load would hide what happens without the node.
+  const stoppedAtMs = report.markers.find((marker) => marker.label === 'stopped')?.atMs ?? Infinity;
+  const sentAfter = report.buckets
+    .filter((bucket) => bucket.startMs >= stoppedAtMs)
+    .reduce((sum, bucket) => sum + bucket.sent, 0);
+  assert.ok(sentAfter >= 200, `the load went on for a second or more after ${label} (${sentAfter} sent)`);
   return report;
+}
+
+function restartUnderLoad(bed: TwoNodeTestbed, node: NodeName): Promise<LoadReport> {
+  return stopUnderLoad(bed, `the restart of ${node}`, () =>
+    bed.restartComponent(node, TESTBED_COMPONENTS.functionHost),
+  );
 }
 
 describe('e2e/function-host-restart', function () {
@@ -98,6 +115,20 @@ describe('e2e/function-host-restart', function () {
     const report = await restartUnderLoad(running, 'node-b');
     assert.ok((report.nodes['node-a'] ?? 0) > 0, `node-a took ingest over: ${JSON.stringify(report.nodes)}`);
     assert.ok((report.nodes['node-b'] ?? 0) > 0, 'node-b served ingest before');
+  });
+
+  it('a whole node that stops moves its service to the peer first, and nothing is lost', async () => {
+    bed = await TwoNodeTestbed.start({ sensorStatsOptions: { windowLength: 16, paddingBytesPerKey: 512 } });
+    const running = bed;
+    const report = await stopUnderLoad(running, 'the stop of node-a', () =>
+      running.localNode('node-a').close(),
+    );
+    assert.deepEqual(report.nodes, { 'node-b': report.totals.replied }, 'node-b served everything');
+    assert.deepEqual(await running.dataPlaneOwner(SERVICE), { nodeId: 2, epoch: 2 }, 'moved to node-b');
+    const after = await running.stateOf(SERVICE).catch(() => undefined);
+    assert.equal(after, undefined, 'node-a is gone');
+    const owner = (await running.functions('node-b')).find((entry) => entry.service === SERVICE);
+    assert.deepEqual([owner?.role, owner?.epoch], ['owner', 2]);
   });
 
   it('without a drain, the owner after a move comes back from a restart as the owner, with its state', async () => {
