@@ -1,16 +1,24 @@
 // The contract between the function host component and the peer agent: the control operations the
 // function host serves over Greengrass local pub/sub (request/response topics, see
 // components/common/ipc/) and the payload of each. The agent reaches the function host only through
-// these; the function host never calls the agent. Bytes travel as Uint8Array (base64 on the IPC wire).
+// these; the function host calls the agent only to ask for a drain before it stops
+// (components/common/agent-control-contract.ts). Bytes travel as Uint8Array (base64 on the IPC wire).
 
 /** Local pub/sub topic on which a node's function host serves control requests. */
 export function functionHostControlTopic(thingName: string): string {
   return `edgeshift/function-host/${thingName}/control`;
 }
 
-/** Local pub/sub topic on which a node's function host publishes {"inflightRequests": n} (node monitor). */
+/** Local pub/sub topic on which a node's function host publishes an InflightMessage (node monitor). */
 export function functionHostInflightTopic(thingName: string): string {
   return `edgeshift/function-host/${thingName}/inflight`;
+}
+
+/** What the function host publishes every 100 ms for the node monitor (node-monitor/inflight-topic.ts). */
+export interface InflightMessage {
+  readonly inflightRequests: number;
+  /** Present while the host drains before a stop: the node should take no new work. */
+  readonly draining?: true;
 }
 
 export type FunctionRole =

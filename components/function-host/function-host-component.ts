@@ -10,7 +10,11 @@ import type { Logger } from '../common/logger.ts';
 import { SAMPLE_APP_FUNCTIONS } from '../sample-app/index.ts';
 import { parseControlRequest } from './control-handlers.ts';
 import { drainBeforeStop } from './drain-before-stop.ts';
-import { functionHostControlTopic, functionHostInflightTopic } from './function-host-api.ts';
+import {
+  functionHostControlTopic,
+  functionHostInflightTopic,
+  type InflightMessage,
+} from './function-host-api.ts';
 import {
   FUNCTION_HOST_COMPONENT,
   FUNCTION_HOST_RULES,
@@ -56,7 +60,10 @@ class InflightPublisher {
 
   async #publish(): Promise<void> {
     this.#isPublishing = true;
-    const message = { inflightRequests: this.count(), ...(this.#isDraining ? { draining: true } : {}) };
+    const message: InflightMessage = {
+      inflightRequests: this.count(),
+      ...(this.#isDraining ? { draining: true } : {}),
+    };
     await this.ipc
       .publishJson(this.topic, message)
       .catch((err: unknown) => this.logger.warn('could not publish the in-flight count', { error: err }))

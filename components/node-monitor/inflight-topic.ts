@@ -7,11 +7,6 @@
 import type { LocalMessage } from '../common/ipc/index.ts';
 import type { MonotonicClock } from './load-sample.ts';
 
-/** Where the function host publishes its count (components/function-host/main.ts). */
-export function functionHostInflightTopicOf(thingName: string): string {
-  return `edgeshift/function-host/${thingName}/inflight`;
-}
-
 export type SubscribeToTopic = (
   topic: string,
   handler: (message: LocalMessage) => void,
@@ -23,7 +18,7 @@ export interface InflightReport {
   readonly isDraining: boolean;
 }
 
-/** A message as a report, or undefined unless it is {inflightRequests: non-negative integer, draining?: boolean}. */
+/** A message as a report, or undefined unless it is an InflightMessage (function-host-api.ts). */
 export function parseInflightMessage(message: LocalMessage): InflightReport | undefined {
   if (message.kind !== 'json' || typeof message.value !== 'object' || message.value === null)
     return undefined;

@@ -8,7 +8,8 @@ import {
   type ComponentRuntime,
   type ComponentRuntimeOptions,
 } from '../common/component-runtime.ts';
-import { functionHostInflightTopicOf, InflightTopicFollower } from './inflight-topic.ts';
+import { functionHostInflightTopic } from '../function-host/function-host-api.ts';
+import { InflightTopicFollower } from './inflight-topic.ts';
 import { systemClock } from './load-sample.ts';
 import { NodeMonitor } from './node-monitor.ts';
 import {
@@ -49,7 +50,7 @@ export function runNodeMonitorComponent(
       // Without the in-flight topic (not allowed, or no function host) the configured count is announced.
       const followInflight = (next: NodeMonitorConfig): Promise<void> =>
         inflight
-          .follow(next.inflightTopic ?? functionHostInflightTopicOf(monitor.thingName))
+          .follow(next.inflightTopic ?? functionHostInflightTopic(monitor.thingName))
           .catch((err: unknown) => logger.warn('not following the in-flight topic', { err }));
       await followInflight(config);
       await monitor.start();
