@@ -115,6 +115,8 @@ export class PeerAgent {
   private readonly clients = new Map<string, PeerClient>();
   private readonly running = new Map<string, SourceMigration>();
   private readonly pendingResults = new Set<Promise<MigrationResult>>();
+  /** The result of the move out of this node in progress, per service. */
+  private readonly outgoingResults = new Map<string, Promise<MigrationResult>>();
   private readonly results: MigrationResult[] = [];
   private readonly policy: PlacementPolicy;
   private readonly streamPriority: StreamPriority;
@@ -243,7 +245,11 @@ export class PeerAgent {
       return outcome;
     });
     this.pendingResults.add(result);
-    void result.finally(() => this.pendingResults.delete(result));
+    this.outgoingResults.set(serviceName, result);
+    void result.finally(() => {
+      this.pendingResults.delete(result);
+      this.outgoingResults.delete(serviceName);
+    });
     return { migrationId, result };
   }
 
@@ -288,7 +294,13 @@ export class PeerAgent {
   }
 
   private async moveAway(service: string): Promise<DrainedService | KeptService> {
-    if (this.isBusy(service)) return { service, reason: 'a migration of it is in progress' };
+    // A move out already under way (ADVICE, an operator) is as good as the drain's own, if it commits.
+    const underWay = await this.outgoingResults.get(service);
+    if (underWay?.outcome === 'committed') {
+      const { targetNodeId, migrationId, epoch } = underWay;
+      return { service, targetNodeId, migrationId, epoch };
+    }
+    if (this.isBusy(service)) return { service, reason: 'a move into this node is still finishing' };
     const refusals: string[] = [];
     for (const peer of this.options.peers) {
       try {

@@ -38,13 +38,16 @@ export async function drainBeforeStop(options: DrainBeforeStopOptions): Promise<
   await options
     .announceDraining()
     .catch((err: unknown) => logger.warn('could not announce the drain to the node monitor', { err }));
-  const report = await moveOwnedServices(options);
+  const report = await moveOwnedServices(options, deadlineMs);
   await untilStatelessQuiet(host, deadlineMs, logger);
   return report;
 }
 
-async function moveOwnedServices(options: DrainBeforeStopOptions): Promise<DrainReport | undefined> {
-  const { host, timeoutMs, logger } = options;
+async function moveOwnedServices(
+  options: DrainBeforeStopOptions,
+  deadlineMs: number,
+): Promise<DrainReport | undefined> {
+  const { host, logger } = options;
   const owned = host.server
     .runtimes()
     .filter((runtime) => runtime.role === 'owner')
@@ -56,6 +59,7 @@ async function moveOwnedServices(options: DrainBeforeStopOptions): Promise<Drain
     logger.warn('no peer agent attached: the services this node owns stop with it', { owned });
     return undefined;
   }
+  const timeoutMs = Math.max(1, Math.round(deadlineMs - performance.now()));
   logger.info('moving the services this node owns to a peer before stopping', { owned, timeoutMs });
   try {
     const report = parseDrainReport(await options.askAgent({ op: 'drain' }, timeoutMs));

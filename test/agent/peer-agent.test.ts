@@ -206,15 +206,14 @@ describe('agent/peer-agent', function () {
       assert.equal(nodes.hostA.role(STATEFUL.name), 'owner', 'node-a still serves it');
     });
 
-    it('leaves a service that is being moved to that move', async () => {
+    it('reports a move already under way as its own once it commits', async () => {
       const handle = await nodes.agentA.startMigration(STATEFUL.name);
       const report = await nodes.agentA.drain();
-      assert.deepEqual(report.kept, [{ service: STATEFUL.name, reason: 'a migration of it is in progress' }]);
-      assert.deepEqual(
-        report.moved.map((entry) => entry.service),
-        [STATELESS.name],
-      );
-      assert.equal((await handle.result).outcome, 'committed');
+      assert.deepEqual(report.kept, []);
+      assert.deepEqual(report.moved.map((entry) => entry.service).sort(), [STATELESS.name, STATEFUL.name]);
+      const stateful = report.moved.find((entry) => entry.service === STATEFUL.name);
+      assert.equal(stateful?.migrationId, handle.migrationId, 'the move under way, not a second one');
+      assert.equal(nodes.hostB.role(STATEFUL.name), 'owner');
     });
   });
 });
