@@ -274,10 +274,7 @@ export class PeerAgent {
    * (a deployment, an operator) leaves no gap in service; what no peer takes stays here and is reported.
    */
   async drain(): Promise<DrainReport> {
-    const functions = await this.options.host.call(
-      { op: 'listFunctions' },
-      this.options.settings.timeouts.hostCallMs,
-    );
+    const functions = await this.functions();
     const owned = functions.filter(
       (entry) => entry.role === 'owner' && this.serviceNamed(entry.service) !== undefined,
     );
@@ -373,10 +370,7 @@ export class PeerAgent {
    * empty state. Services in a move are left to it. Returns the services that stood down.
    */
   async reconcileOwnership(): Promise<string[]> {
-    const functions = await this.options.host.call(
-      { op: 'listFunctions' },
-      this.options.settings.timeouts.hostCallMs,
-    );
+    const functions = await this.functions();
     const stoodDown: string[] = [];
     for (const entry of functions) {
       if (entry.role !== 'owner' || this.isBusy(entry.service)) continue;
@@ -390,10 +384,7 @@ export class PeerAgent {
   }
 
   async status(): Promise<AgentStatus> {
-    const functions = await this.options.host.call(
-      { op: 'listFunctions' },
-      this.options.settings.timeouts.hostCallMs,
-    );
+    const functions = await this.functions();
     return {
       nodeId: this.options.nodeId,
       functions,
@@ -512,11 +503,13 @@ export class PeerAgent {
     return client;
   }
 
+  /** What the function host runs, with each service's role and epoch. */
+  private functions(): Promise<readonly FunctionSummary[]> {
+    return this.options.host.call({ op: 'listFunctions' }, this.options.settings.timeouts.hostCallMs);
+  }
+
   private async summaryOf(service: string): Promise<FunctionSummary> {
-    const functions = await this.options.host.call(
-      { op: 'listFunctions' },
-      this.options.settings.timeouts.hostCallMs,
-    );
+    const functions = await this.functions();
     const summary = functions.find((entry) => entry.service === service);
     if (summary === undefined) {
       throw new EdgeShiftError(

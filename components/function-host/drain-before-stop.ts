@@ -7,7 +7,7 @@
 // run through it); what stays is left to the state checkpoints that function-host.ts writes next.
 import { setTimeout as delay } from 'node:timers/promises';
 
-import { parseDrainReport, type DrainReport } from '../common/agent-control-contract.ts';
+import { parseDrainReport } from '../common/agent-control-contract.ts';
 import type { Logger } from '../common/logger.ts';
 import type { FunctionHost } from './function-host.ts';
 
@@ -29,35 +29,31 @@ export interface DrainBeforeStopOptions {
 const QUIET_MS = 300;
 const POLL_MS = 20;
 
-/** Resolves with what the agent moved, or undefined when it was not asked; never rejects. */
-export async function drainBeforeStop(options: DrainBeforeStopOptions): Promise<DrainReport | undefined> {
+/** Never rejects: what goes wrong is logged, and the stop goes on. */
+export async function drainBeforeStop(options: DrainBeforeStopOptions): Promise<void> {
   const { host, timeoutMs, logger } = options;
   host.control.refuseImports();
-  if (timeoutMs === 0) return undefined;
+  if (timeoutMs === 0) return;
   const deadlineMs = performance.now() + timeoutMs;
   await options
     .announceDraining()
     .catch((err: unknown) => logger.warn('could not announce the drain to the node monitor', { err }));
-  const report = await moveOwnedServices(options, deadlineMs);
+  await moveOwnedServices(options, deadlineMs);
   await untilStatelessQuiet(host, deadlineMs, logger);
-  return report;
 }
 
-async function moveOwnedServices(
-  options: DrainBeforeStopOptions,
-  deadlineMs: number,
-): Promise<DrainReport | undefined> {
+async function moveOwnedServices(options: DrainBeforeStopOptions, deadlineMs: number): Promise<void> {
   const { host, logger } = options;
   const owned = host.server
     .runtimes()
     .filter((runtime) => runtime.role === 'owner')
     .map((runtime) => runtime.name);
-  if (owned.length === 0) return undefined;
+  if (owned.length === 0) return;
   // The agent holds the channel while it runs (the host stops first, even with the whole node, by
   // its recipe's dependencies); without it, asking would only wait out the timeout.
   if (!host.isAgentAttached()) {
     logger.warn('no peer agent attached: the services this node owns stop with it', { owned });
-    return undefined;
+    return;
   }
   const timeoutMs = Math.max(1, Math.round(deadlineMs - performance.now()));
   logger.info('moving the services this node owns to a peer before stopping', { owned, timeoutMs });
@@ -65,10 +61,8 @@ async function moveOwnedServices(
     const report = parseDrainReport(await options.askAgent({ op: 'drain' }, timeoutMs));
     if (report.kept.length > 0) logger.warn('some services stay and stop with this node', { ...report });
     else logger.info('every owned service moved to a peer', { moved: report.moved });
-    return report;
   } catch (err) {
     logger.warn('the drain before stopping failed: what is still owned stops with this node', { owned, err });
-    return undefined;
   }
 }
 

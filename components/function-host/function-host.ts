@@ -99,8 +99,10 @@ async function takeBackCheckpoint(
 
 /**
  * On a clean stop, each stateful service this node owns stops taking requests, lets those running
- * finish, and leaves its state in a checkpoint. A service in a migration leaves none: the move's own
- * abort or completion decides where its state lives.
+ * finish, and leaves its state in a checkpoint. A service past its freeze in a move (frozen, or no
+ * longer the owner) leaves none: the move decides where its state lives. One still sending its
+ * snapshot is checkpointed, which ends its export: the move then aborts, and the data plane still
+ * names this node, which comes back with that state.
  */
 async function checkpointOwnedState(server: RequestServer, dir: string, logger: Logger): Promise<void> {
   const owned = server.runtimes().filter((runtime) => runtime.isStateful && runtime.role === 'owner');
