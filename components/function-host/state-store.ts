@@ -7,10 +7,15 @@
 // next checksum or delta, so the freeze window hashes at most what changed since the last delta.
 // An import can be applied in slices too (StateImport), so a node that serves requests while it
 // receives a snapshot never holds them behind a whole chunk.
+// A delta carries a value rewritten at the same length as a patch (PATCH record: only the byte ranges
+// that changed since the mark, changed-ranges.ts), so a function that rewrites a large value on every
+// request does not send all of it again in every delta and every mirror of a serving source.
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 
 import { EdgeShiftError } from '../common/errors.ts';
+import type { ByteRanges } from './changed-ranges.ts';
+import { changedRanges, coveredBytes, unionRanges } from './changed-ranges.ts';
 
 export type StateNamespace = 'app' | 'dedupe';
 
@@ -55,9 +60,17 @@ const KIND_SNAPSHOT = 1;
 const KIND_DELTA = 2;
 const OP_PUT = 1;
 const OP_DELETE = 2;
+const OP_PATCH = 3;
 const HEADER_BYTES = 2;
 // op (1) + key length (4) + value length (4)
 const RECORD_OVERHEAD_BYTES = 9;
+// A patch's value: the patched value's length (4), then per range its offset (4), length (4) and bytes.
+const PATCH_HEADER_BYTES = 4;
+const PATCH_RANGE_OVERHEAD_BYTES = 8;
+/** Values shorter than this are sent whole: comparing them would save next to nothing. */
+const MIN_PATCHED_VALUE_BYTES = 64;
+/** A value changed in more places than this since the mark is sent whole, which bounds the tracking. */
+const MAX_PATCH_RANGES = 64;
 const LANES = 4;
 /** Longest a background hashing slice, or an import slice, may hold the event loop. */
 const SLICE_MS = 1;
@@ -110,7 +123,8 @@ export class StateStore {
   /** Keys changed since their digest was last taken (their digest is not in the sum). */
   readonly #unhashed = new Set<string>();
   #hashing: NodeJS.Immediate | undefined;
-  #dirty: Set<string> | undefined;
+  /** Keys changed since the mark: where in the value (same length), or null for the whole of it. */
+  #dirty: Map<string, ByteRanges | null> | undefined;
   #export: ExportSession | undefined;
 
   namespace(name: StateNamespace): KeyValueState {
@@ -165,7 +179,7 @@ export class StateStore {
         `chunkBytes must be an integer >= 64, got ${chunkBytes}`,
       );
     }
-    this.#dirty = new Set();
+    this.#dirty = new Map();
     const keys = [...this.#entries.keys()];
     const { chunkStarts, snapshotBytes } = this.#planChunks(keys, chunkBytes);
     const session: ExportSession = { keys, chunkStarts, preserved: new Map() };
@@ -178,7 +192,7 @@ export class StateStore {
     };
   }
 
-  /** Changes since the previous mark (puts carry the current value), then marks again. */
+  /** Changes since the previous mark (puts carry the current value, patches its changes), then marks again. */
   takeDelta(maxBytes = Number.POSITIVE_INFINITY): DeltaExport {
     const dirty = this.#dirty;
     if (dirty === undefined) {
@@ -193,11 +207,11 @@ export class StateStore {
     this.#hashChanged();
     const records: EncodableRecord[] = [];
     let bytes = HEADER_BYTES;
-    for (const storeKey of dirty) {
-      const value = this.#entries.get(storeKey);
-      const recordBytes = recordSize(storeKey, value);
+    for (const [storeKey, ranges] of dirty) {
+      const record = deltaRecord(storeKey, this.#entries.get(storeKey), ranges);
+      const recordBytes = recordSize(record);
       if (records.length > 0 && bytes + recordBytes > maxBytes) break;
-      records.push({ op: value === undefined ? OP_DELETE : OP_PUT, storeKey, value });
+      records.push(record);
       bytes += recordBytes;
     }
     for (const record of records) dirty.delete(record.storeKey);
@@ -256,9 +270,8 @@ export class StateStore {
     return value === undefined ? undefined : new Uint8Array(value);
   }
 
-  /** Tracks a change for deltas, the snapshot and the checksum, and takes the old value out of the totals. */
+  /** Tracks a change for the snapshot and the checksum, and takes the old value out of the totals. */
   #beforeChange(storeKey: string, previous: Uint8Array | undefined, totals: NamespaceTotals): void {
-    this.#dirty?.add(storeKey);
     const preserved = this.#export?.preserved;
     if (preserved !== undefined && !preserved.has(storeKey)) preserved.set(storeKey, previous ?? null);
     const digest = this.#digests.get(storeKey);
@@ -273,9 +286,27 @@ export class StateStore {
     totals.keys -= 1;
   }
 
+  /** Notes for the next delta where a key's value changed since the mark (the delta's target holds it). */
+  #trackChange(storeKey: string, previous: Uint8Array | undefined, next: Uint8Array | undefined): void {
+    const dirty = this.#dirty;
+    if (dirty === undefined) return;
+    const known = dirty.get(storeKey);
+    if (known === null || previous === undefined || next === undefined || !isPatchable(previous, next)) {
+      dirty.set(storeKey, null);
+      return;
+    }
+    const ranges = changedRanges(previous, next);
+    const all = known === undefined ? ranges : unionRanges(known, ranges);
+    // Rewritten with the same bytes: the target already holds this value.
+    if (all.length === 0) return;
+    dirty.set(storeKey, all.length > 2 * MAX_PATCH_RANGES ? null : all);
+  }
+
   #set(storeKey: string, value: Uint8Array): void {
     const totals = this.#totalsOf(storeKey.charAt(0));
-    this.#beforeChange(storeKey, this.#entries.get(storeKey), totals);
+    const previous = this.#entries.get(storeKey);
+    this.#trackChange(storeKey, previous, value);
+    this.#beforeChange(storeKey, previous, totals);
     this.#entries.set(storeKey, value);
     totals.bytes += Buffer.byteLength(storeKey) - 1 + value.byteLength;
     totals.keys += 1;
@@ -284,6 +315,7 @@ export class StateStore {
   #delete(storeKey: string): boolean {
     const previous = this.#entries.get(storeKey);
     if (previous === undefined) return false;
+    this.#trackChange(storeKey, previous, undefined);
     this.#beforeChange(storeKey, previous, this.#totalsOf(storeKey.charAt(0)));
     this.#entries.delete(storeKey);
     return true;
@@ -322,7 +354,7 @@ export class StateStore {
     let snapshotBytes = HEADER_BYTES;
     let chunkSize = HEADER_BYTES;
     keys.forEach((storeKey, index) => {
-      const bytes = recordSize(storeKey, this.#entries.get(storeKey));
+      const bytes = recordSize({ op: OP_PUT, storeKey, value: this.#entries.get(storeKey) });
       // A record larger than chunkBytes gets a chunk of its own rather than being split.
       if (chunkSize > HEADER_BYTES && chunkSize + bytes > chunkBytes) {
         chunkStarts.push(index);
@@ -360,8 +392,9 @@ export class StateStore {
         : this.#entries.get(storeKey);
       // Keys in the snapshot existed at the mark, so a preserved value is never null here.
       if (value === undefined || value === null) continue;
-      records.push({ op: OP_PUT, storeKey, value });
-      bytes += recordSize(storeKey, value);
+      const record: EncodableRecord = { op: OP_PUT, storeKey, value };
+      records.push(record);
+      bytes += recordSize(record);
     }
     return encodeRecords(KIND_SNAPSHOT, records, bytes);
   }
@@ -370,6 +403,7 @@ export class StateStore {
     const data = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const records: CheckedRecord[] = [];
     walkRecords(data, expectedKind, (record) => records.push(record));
+    if (expectedKind === KIND_DELTA) this.#checkPatchBases(data, records);
     let next = 0;
     return {
       recordCount: records.length,
@@ -385,10 +419,37 @@ export class StateStore {
     };
   }
 
+  /**
+   * A patch applies to the value its source sent before, so each must find a value of its length here,
+   * and a key may appear once per delta (as its source writes them) so that this holds when it applies.
+   */
+  #checkPatchBases(data: Buffer, records: readonly CheckedRecord[]): void {
+    const seen = new Set<string>();
+    for (const { op, keyStart, keyEnd } of records) {
+      const storeKey = data.toString('utf8', keyStart, keyEnd);
+      if (seen.has(storeKey)) throw badData(`key at byte ${keyStart - 5} appears twice in one delta`);
+      seen.add(storeKey);
+      if (op !== OP_PATCH) continue;
+      const patchedBytes = data.readUInt32BE(keyEnd + 4);
+      if (this.#entries.get(storeKey)?.byteLength !== patchedBytes) {
+        throw badData(`patch at byte ${keyStart - 5} has no value of ${patchedBytes} bytes to apply to`);
+      }
+    }
+  }
+
   #applyRecord(data: Buffer, { op, keyStart, keyEnd, valueEnd }: CheckedRecord): void {
     const storeKey = data.toString('utf8', keyStart, keyEnd);
     if (op === OP_DELETE) {
       this.#delete(storeKey);
+      return;
+    }
+    if (op === OP_PATCH) {
+      // Patched on a copy: the value in place may be preserved for a snapshot or shared by a reader.
+      const patched = new Uint8Array(this.#entries.get(storeKey) as Uint8Array);
+      forEachPatchRange(data, keyEnd + 4, valueEnd, (offset, start, end) =>
+        patched.set(data.subarray(start, end), offset),
+      );
+      this.#set(storeKey, patched);
       return;
     }
     // A copy: a view would keep the whole chunk alive and share bytes with the caller.
@@ -411,10 +472,46 @@ interface EncodableRecord {
   readonly op: number;
   readonly storeKey: string;
   readonly value: Uint8Array | undefined;
+  /** For a patch: the ranges of `value` it carries. */
+  readonly ranges?: ByteRanges;
 }
 
-function recordSize(storeKey: string, value: Uint8Array | undefined): number {
-  return RECORD_OVERHEAD_BYTES + Buffer.byteLength(storeKey) + (value?.byteLength ?? 0);
+function isPatchable(previous: Uint8Array, next: Uint8Array): boolean {
+  return previous.byteLength === next.byteLength && next.byteLength >= MIN_PATCHED_VALUE_BYTES;
+}
+
+function patchBytes(ranges: ByteRanges): number {
+  return PATCH_HEADER_BYTES + (ranges.length / 2) * PATCH_RANGE_OVERHEAD_BYTES + coveredBytes(ranges);
+}
+
+/** The record that brings a delta's target from the key's value at the mark to `value`. */
+function deltaRecord(
+  storeKey: string,
+  value: Uint8Array | undefined,
+  ranges: ByteRanges | null,
+): EncodableRecord {
+  if (value === undefined) return { op: OP_DELETE, storeKey, value };
+  if (ranges === null || patchBytes(ranges) >= value.byteLength) return { op: OP_PUT, storeKey, value };
+  return { op: OP_PATCH, storeKey, value, ranges };
+}
+
+function recordSize({ storeKey, value, ranges }: EncodableRecord): number {
+  const valueBytes = ranges === undefined ? (value?.byteLength ?? 0) : patchBytes(ranges);
+  return RECORD_OVERHEAD_BYTES + Buffer.byteLength(storeKey) + valueBytes;
+}
+
+/** Writes a patch's value: the patched value's length, then each range as offset, length, bytes. */
+function writePatch(out: Buffer, offset: number, value: Uint8Array, ranges: ByteRanges): number {
+  let at = out.writeUInt32BE(value.byteLength, offset);
+  for (let index = 0; index < ranges.length; index += 2) {
+    const start = ranges[index] as number;
+    const end = ranges[index + 1] as number;
+    at = out.writeUInt32BE(start, at);
+    at = out.writeUInt32BE(end - start, at);
+    out.set(value.subarray(start, end), at);
+    at += end - start;
+  }
+  return at;
 }
 
 /** Writes the header and the records into one buffer of `totalBytes` (the sum of their recordSize). */
@@ -423,11 +520,16 @@ function encodeRecords(kind: number, records: readonly EncodableRecord[], totalB
   out.writeUInt8(FORMAT_VERSION, 0);
   out.writeUInt8(kind, 1);
   let offset = HEADER_BYTES;
-  for (const { op, storeKey, value } of records) {
+  for (const { op, storeKey, value, ranges } of records) {
     out.writeUInt8(op, offset);
     const keyBytes = out.write(storeKey, offset + 5, 'utf8');
     out.writeUInt32BE(keyBytes, offset + 1);
     offset += 5 + keyBytes;
+    if (value !== undefined && ranges !== undefined) {
+      out.writeUInt32BE(patchBytes(ranges), offset);
+      offset = writePatch(out, offset + 4, value, ranges);
+      continue;
+    }
     out.writeUInt32BE(value?.byteLength ?? 0, offset);
     offset += 4;
     if (value !== undefined) {
@@ -470,10 +572,46 @@ function walkRecords(data: Buffer, expectedKind: number, visit: (record: Checked
     if (keyLength === 0 || !NAMESPACE_BYTES.has(data[offset + 5] as number)) {
       throw badData(`record key in unknown namespace at byte ${offset}`);
     }
-    if (op !== OP_PUT && !(op === OP_DELETE && kind === KIND_DELTA)) {
+    if (op !== OP_PUT && !((op === OP_DELETE || op === OP_PATCH) && kind === KIND_DELTA)) {
       throw badData(`record op ${op} not allowed at byte ${offset}`);
     }
+    if (op === OP_PATCH) checkPatch(data, keyEnd + 4, valueEnd, offset);
     visit({ op, keyStart: offset + 5, keyEnd, valueEnd });
     offset = valueEnd;
+  }
+}
+
+/**
+ * Calls `visit` with each range of the patch in data[start, end): where it goes in the value, and
+ * where its bytes lie in `data`. The patch must have been checked (checkPatch).
+ */
+function forEachPatchRange(
+  data: Buffer,
+  start: number,
+  end: number,
+  visit: (offset: number, bytesStart: number, bytesEnd: number) => void,
+): void {
+  for (let at = start + PATCH_HEADER_BYTES; at < end;) {
+    const bytesStart = at + PATCH_RANGE_OVERHEAD_BYTES;
+    const bytesEnd = bytesStart + data.readUInt32BE(at + 4);
+    visit(data.readUInt32BE(at), bytesStart, bytesEnd);
+    at = bytesEnd;
+  }
+}
+
+/** A patch's ranges must be whole, in order, disjoint and inside the value it patches. */
+function checkPatch(data: Buffer, start: number, end: number, recordAt: number): void {
+  if (start + PATCH_HEADER_BYTES > end) throw badData(`truncated patch at byte ${recordAt}`);
+  const valueBytes = data.readUInt32BE(start);
+  let valueAt = 0;
+  for (let at = start + PATCH_HEADER_BYTES; at < end;) {
+    if (at + PATCH_RANGE_OVERHEAD_BYTES > end) throw badData(`truncated patch range at byte ${recordAt}`);
+    const offset = data.readUInt32BE(at);
+    const length = data.readUInt32BE(at + 4);
+    at += PATCH_RANGE_OVERHEAD_BYTES + length;
+    if (length === 0 || offset < valueAt || offset + length > valueBytes || at > end) {
+      throw badData(`patch range out of order or out of bounds at byte ${recordAt}`);
+    }
+    valueAt = offset + length;
   }
 }

@@ -54,6 +54,10 @@ function transferOnce(round: number): void {
   const copy = new StateStore();
   for (let index = 0; index < snapshot.chunkCount; index += 1) copy.importChunk(snapshot.readChunk(index));
   for (let index = 0; index < ENTRIES; index += 4) app.putJson(`warm-up-json-${index}`, { index, round: -1 });
+  // Rewritten at the same length with a few bytes changed: these travel as patches.
+  const edited = new Uint8Array(value);
+  edited.fill(round + 1, 100, 112);
+  for (let index = 2; index < ENTRIES; index += 3) app.put(`warm-up-${index}`, edited);
   app.delete('warm-up-0');
   // Larger than a hand-off part: the delta travels in several.
   app.put('warm-up-1', new Uint8Array(HAND_OFF_PART_CHARS * 2).fill(round));

@@ -3,16 +3,28 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 
 import { hasErrorCode } from '../../../components/common/errors.ts';
-import { StateStore } from '../../../components/function-host/state-store.ts';
+import { StateStore, type KeyValueState } from '../../../components/function-host/state-store.ts';
 
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-type Update = { kind: 'put'; key: string; value: Uint8Array } | { kind: 'delete'; key: string };
+type Update =
+  | { kind: 'put'; key: string; value: Uint8Array }
+  | { kind: 'delete'; key: string }
+  | { kind: 'edit'; key: string; at: number; byte: number };
 
 function apply(store: StateStore, update: Update): void {
   const state = store.namespace('app');
   if (update.kind === 'put') state.put(update.key, update.value);
-  else state.delete(update.key);
+  else if (update.kind === 'delete') state.delete(update.key);
+  else editInPlace(state, update.key, update.at, update.byte);
+}
+
+/** Rewrites a value at the same length with one byte changed, as a function updating its state does. */
+function editInPlace(state: KeyValueState, key: string, at: number, byte: number): void {
+  const value = state.get(key);
+  if (value === undefined || value.byteLength === 0) return;
+  value[at % value.byteLength] = byte;
+  state.put(key, value);
 }
 
 /** Copies the whole state of `source` into a fresh store through snapshot chunks. */
@@ -183,6 +195,32 @@ describe('components/function-host/state-store', () => {
       assert.ok(first.delta.byteLength <= 300);
     });
 
+    it('sends a value rewritten at the same length as a patch of the bytes that changed', () => {
+      const store = new StateStore();
+      store.namespace('app').put('k', new Uint8Array(1000));
+      const { target } = copyThroughSnapshot(store, 2048);
+      editInPlace(store.namespace('app'), 'k', 10, 7);
+      editInPlace(store.namespace('app'), 'k', 11, 8);
+      const { delta } = store.takeDelta();
+      const patch = [0, 0, 3, 0xe8, 0, 0, 0, 10, 0, 0, 0, 2, 7, 8];
+      assert.deepEqual([...delta], [1, 2, 3, 0, 0, 0, 2, 0x61, 0x6b, 0, 0, 0, patch.length, ...patch]);
+      target.importDelta(delta);
+      assert.equal(target.checksum(), store.checksum());
+    });
+
+    it('sends a value whole when its length changed or it changed all over', () => {
+      const store = new StateStore();
+      const state = store.namespace('app');
+      state.put('longer', new Uint8Array(100));
+      state.put('everywhere', new Uint8Array(100));
+      store.beginSnapshot(1024);
+      state.put('longer', new Uint8Array(101));
+      for (let at = 0; at < 100; at += 2) editInPlace(state, 'everywhere', at, 1);
+      const { delta, changedKeys } = store.takeDelta();
+      assert.equal(changedKeys, 2);
+      assert.equal(delta.byteLength, 2 + (9 + 7 + 101) + (9 + 11 + 100), 'two whole puts');
+    });
+
     it('refuses a delta without a mark', () => {
       assert.throws(
         () => new StateStore().takeDelta(),
@@ -212,13 +250,43 @@ describe('components/function-host/state-store', () => {
       }
       assert.equal(target.checksum(), empty, 'a rejected chunk must change nothing');
     });
+
+    it('refuses a patch without its value, a malformed patch and a key twice in a delta, applying none', () => {
+      const source = new StateStore();
+      source.namespace('app').put('a', new Uint8Array(100));
+      source.namespace('app').put('b', new Uint8Array(100));
+      const { target } = copyThroughSnapshot(source, 1024);
+      editInPlace(source.namespace('app'), 'a', 5, 1);
+      const patchOfA = source.takeDelta().delta;
+      const putOfA = Uint8Array.from([1, 2, 1, 0, 0, 0, 2, 0x61, 0x61, 0, 0, 0, 1, 9]);
+      // Its range at offset 5 moved past the value's end (100 bytes).
+      const outOfBounds = Uint8Array.from(patchOfA);
+      outOfBounds.set([0, 0, 0, 100], 17);
+      const before = target.checksum();
+      for (const [what, delta, into] of [
+        ['no value to patch', patchOfA, new StateStore()],
+        ['a range past the end', outOfBounds, target],
+        ['key twice', Buffer.concat([putOfA, patchOfA.subarray(2)]), target],
+      ] as const) {
+        assert.throws(
+          () => into.importDelta(delta),
+          (err) => hasErrorCode(err, 'ERR_FNHOST_BAD_STATE_DATA'),
+          what,
+        );
+      }
+      assert.equal(target.checksum(), before, 'a rejected delta must change nothing');
+      target.importDelta(patchOfA);
+      assert.equal(target.checksum(), source.checksum());
+    });
   });
 
   describe('migration property', () => {
     const keyArb = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'long-key-é');
+    // Values long enough to travel as patches, and edits that rewrite one byte of them.
     const updateArb: fc.Arbitrary<Update> = fc.oneof(
-      fc.record({ kind: fc.constant('put' as const), key: keyArb, value: fc.uint8Array({ maxLength: 40 }) }),
+      fc.record({ kind: fc.constant('put' as const), key: keyArb, value: fc.uint8Array({ maxLength: 120 }) }),
       fc.record({ kind: fc.constant('delete' as const), key: keyArb }),
+      fc.record({ kind: fc.constant('edit' as const), key: keyArb, at: fc.nat(), byte: fc.nat(255) }),
     );
 
     it('snapshot + any interleaving of updates, chunk reads and deltas imported elsewhere gives an equal checksum', () => {
