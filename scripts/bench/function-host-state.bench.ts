@@ -1,11 +1,14 @@
 // Benchmark of the function host's state store (components/function-host/state-store.ts) holding the
 // sample application's sensor-stats state: cost of a put with the incremental checksum, snapshot export
-// and import throughput in 1 MiB chunks (memory bounded: one chunk at a time), and the freeze-path cost
-// of taking and applying a delta of 1,000 changed keys, for 1 MiB and 64 MiB of state (8 MiB quick).
+// and import throughput in 1 MiB chunks (memory bounded: one chunk at a time), the freeze-path cost
+// of taking and applying a delta of 1,000 changed keys and its size (each window gained a reading, so
+// each key travels as a patch), and what tracking those changes adds to a put that rewrites a window,
+// against the same put untracked, for 1 MiB and 64 MiB of state (8 MiB quick).
 // In one process, no transport: the ceiling the migration's transfer can reach on this machine.
 import {
   sensorWindowBytes,
   addReading,
+  decodeWindow,
   emptyWindow,
   encodeWindow,
 } from '../../components/sample-app/sensor-window.ts';
@@ -28,8 +31,24 @@ function filledStore(stateBytes: number): { store: StateStore; keys: number; fil
   return { store, keys, fillMs: performance.now() - startedMs };
 }
 
+/** Microseconds per put of a window that gained one reading, over the first `count` keys. */
+function rewriteUs(store: StateStore, count: number, reading: number): number {
+  const state = store.namespace('app');
+  const startedMs = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    const key = `sensor-${i}`;
+    state.put(
+      key,
+      encodeWindow(addReading(decodeWindow(state.get(key)!, WINDOW_LENGTH, PADDING_BYTES), reading)),
+    );
+  }
+  return ((performance.now() - startedMs) * 1000) / count;
+}
+
 function measureSize(stateBytes: number, label: string): Metrics {
   const { store, keys, fillMs } = filledStore(stateBytes);
+  const rewrites = Math.min(keys, DELTA_KEYS);
+  const untrackedRewriteUs = rewriteUs(store, rewrites, 20);
   const target = new StateStore();
   const startedMs = performance.now();
   const snapshot = store.beginSnapshot(CHUNK_BYTES);
@@ -44,6 +63,8 @@ function measureSize(stateBytes: number, label: string): Metrics {
     importMs += performance.now() - importStartMs;
   }
   const transferMs = performance.now() - startedMs;
+  const trackedRewriteUs = rewriteUs(store, rewrites, 21);
+  target.importDelta(store.takeDelta().delta);
   const state = store.namespace('app');
   const changed = encodeWindow(addReading(addReading(emptyWindow(WINDOW_LENGTH, PADDING_BYTES), 21.5), 22));
   for (let i = 0; i < DELTA_KEYS; i += 1) state.put(`sensor-${(i * 7919) % keys}`, changed);
@@ -59,6 +80,10 @@ function measureSize(stateBytes: number, label: string): Metrics {
     [`snapshotImportMiBPerS${label}`]: snapshot.snapshotBytes / MIB / (importMs / 1000),
     [`transferMs${label}`]: transferMs,
     [`delta1000KeysMs${label}`]: deltaMs,
+    [`delta1000KeysBytes${label}`]: delta.byteLength,
+    [`rewriteUs${label}`]: untrackedRewriteUs,
+    [`trackedRewriteUs${label}`]: trackedRewriteUs,
+    [`trackedOverUntrackedRewrite${label}`]: trackedRewriteUs / untrackedRewriteUs,
   };
 }
 

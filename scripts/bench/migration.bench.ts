@@ -227,6 +227,8 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
     [`${prefix}ServiceFrozenP50Ms`]: median(frozen),
     [`${prefix}ServiceFrozenMaxMs`]: Math.max(...frozen),
     [`${prefix}MoveTotalP50Ms`]: median(run.moves.map((move) => move.totalMs)),
+    [`${prefix}DeltaBytesP50`]: median(run.moves.map((move) => move.deltaBytes)),
+    [`${prefix}DeltaRoundsP50`]: median(run.moves.map((move) => move.deltaRounds)),
     [`${prefix}TransferMiBPerS`]: median(throughput),
     [`${prefix}LostRequests`]: run.report.totals.lost,
     [`${prefix}DuplicateReplies`]: run.report.totals.duplicates,
