@@ -63,6 +63,7 @@ export const AGENT_DEFAULTS = {
     // transfer doubled request latency on both nodes; at 8 MiB/s the moves barely show.
     transferBytesPerSecond: 8 * 1024 * 1024,
     deltaThresholdBytes: 64 * 1024,
+    quietDeltaRoundMs: 5,
     maxDeltaRounds: 5,
     directHandOff: true,
     completeForwardAttempts: 5,

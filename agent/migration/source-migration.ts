@@ -55,8 +55,14 @@ export interface MigrationSettings {
    * streams: a transfer that takes every CPU cycle shows up as request latency on both nodes.
    */
   readonly transferBytesPerSecond: number;
-  /** Pre-copy stops once a delta is smaller than this... */
+  /** Pre-copy stops once a delta is smaller than this and its round was quiet... */
   readonly deltaThresholdBytes: number;
+  /**
+   * ...took at most this long, source host to target host and back (0: any round is quiet). The
+   * freeze takes the same path: a slow round means a node still busy with the snapshot, which the
+   * requests held by a freeze would wait out...
+   */
+  readonly quietDeltaRoundMs: number;
   /** ...or after this many rounds, whichever comes first. */
   readonly maxDeltaRounds: number;
   /** Attempts of each step after the cutover (they must eventually succeed). */
@@ -323,10 +329,12 @@ export class SourceMigration {
 
   private async preCopyDeltas(): Promise<void> {
     if (this.run.state === S.PREPARING) this.run.transition([S.PREPARING], S.COPYING_DELTAS);
-    const { deltaThresholdBytes, maxDeltaRounds } = this.deps.settings;
+    const { deltaThresholdBytes, quietDeltaRoundMs, maxDeltaRounds } = this.deps.settings;
     for (let round = 1; round <= maxDeltaRounds; round += 1) {
+      const startedMs = this.deps.clock.nowMs();
       const deltaBytes = await this.sendDelta();
-      if (deltaBytes < deltaThresholdBytes) return;
+      const isQuiet = quietDeltaRoundMs === 0 || this.deps.clock.nowMs() - startedMs <= quietDeltaRoundMs;
+      if (deltaBytes < deltaThresholdBytes && isQuiet) return;
     }
   }
 

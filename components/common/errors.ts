@@ -177,9 +177,9 @@ export const ERROR_CATALOG = {
   },
   ERR_FNHOST_BAD_STATE_DATA: {
     description:
-      'A snapshot chunk or delta given to the function host is malformed (version, kind, truncated record, unknown namespace); nothing of it was applied.',
+      'A snapshot chunk or delta given to the function host is malformed (version, kind, truncated record, unknown namespace, a patch range out of order or out of bounds, a key twice in one delta) or a delta patches a value this host does not hold at that length; nothing of it was applied.',
     howToSolve:
-      'Send chunks and deltas exactly as readExportChunk and nextDelta returned them; check the transfer for corruption.',
+      'Send chunks and deltas exactly as readExportChunk and nextDelta returned them, every delta once and in order after the whole snapshot; check the transfer for corruption.',
   },
   ERR_FNHOST_BAD_CHECKPOINT: {
     description:

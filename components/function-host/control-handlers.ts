@@ -420,7 +420,10 @@ export class FunctionHostControlHandlers implements FunctionHostControl {
   }
 
   async #importDelta(request: RequestOf<'importDelta'>): Promise<FunctionHostResponses['importDelta']> {
-    await applyBetweenIo(this.#importingRuntime(request).store.openDeltaImport(request.delta));
+    const { store } = this.#importingRuntime(request);
+    await applyBetweenIo(store.openDeltaImport(request.delta));
+    // A pre-copy delta comes before the freeze: what is left to hash now is not hashed inside it.
+    await store.hashBetweenIo();
     return {};
   }
 

@@ -155,6 +155,22 @@ export class StateStore {
     return formatChecksum(sum);
   }
 
+  /**
+   * Hashes every changed entry, in slices between I/O: an importer calls it before the freeze, so that
+   * the checksum at its activation hashes only the last delta, not a snapshot just received.
+   */
+  async hashBetweenIo(): Promise<void> {
+    while (this.#unhashed.size > 0) {
+      this.#hashChanged(SLICE_MS);
+      await yieldToIo();
+    }
+  }
+
+  /** Entries changed since their digest was last taken: what the next checksum would hash. */
+  get unhashedEntries(): number {
+    return this.#unhashed.size;
+  }
+
   keyCount(name: StateNamespace): number {
     return this.#totalsOf(NAMESPACE_PREFIX[name]).keys;
   }

@@ -193,6 +193,43 @@ describe('agent/migration/source-migration', function () {
       assert.deepEqual(status.migrations, [], 'node-b has no migration left open');
     });
 
+    it('goes on with pre-copy while a small delta round is slow, and freezes after a quiet one', async () => {
+      nodes = await startTwoNodes({
+        cutover: 'in-network',
+        settings: { deltaThresholdBytes: 64 * 1024, quietDeltaRoundMs: 5, maxDeltaRounds: 5 },
+      });
+      const { hostA, hostB, agentA, clock } = nodes;
+      hostA.fill(STATEFUL.name, 8, 1024);
+      // The target is busy for its first two delta rounds: each takes 20 ms on the clock.
+      let slowRounds = 2;
+      hostB.faults.importDelta = () => {
+        if (slowRounds > 0) clock.advance(20);
+        slowRounds -= 1;
+        return Promise.resolve();
+      };
+      const result = await agentA.migrate(STATEFUL.name, 'node-b');
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      // Two slow rounds and a quiet one before the freeze (its last delta travels with TakeOver).
+      assert.equal(result.deltaRounds, 3);
+      assert.equal(hostB.calls.filter((op) => op === 'importDelta').length, 3);
+    });
+
+    it('freezes after maxDeltaRounds however slow the rounds are', async () => {
+      nodes = await startTwoNodes({
+        cutover: 'in-network',
+        settings: { deltaThresholdBytes: 64 * 1024, quietDeltaRoundMs: 5, maxDeltaRounds: 3 },
+      });
+      const { hostA, hostB, agentA, clock } = nodes;
+      hostA.fill(STATEFUL.name, 8, 1024);
+      hostB.faults.importDelta = () => {
+        clock.advance(20);
+        return Promise.resolve();
+      };
+      const result = await agentA.migrate(STATEFUL.name, 'node-b');
+      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.equal(hostB.calls.filter((op) => op === 'importDelta').length, 3);
+    });
+
     it('moves a stateful service by reconfiguring the route on both nodes', async () => {
       nodes = await startTwoNodes({ cutover: 'reconfiguration' });
       const { hostA, hostB, agentA, dataPlane } = nodes;

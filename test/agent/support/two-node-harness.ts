@@ -22,6 +22,7 @@ export const TEST_SETTINGS: PeerAgentSettings = {
   chunkBytes: 256 * 1024,
   transferBytesPerSecond: 0,
   deltaThresholdBytes: 64,
+  quietDeltaRoundMs: 0,
   maxDeltaRounds: 4,
   directHandOff: true,
   completeForwardAttempts: 3,

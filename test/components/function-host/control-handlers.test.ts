@@ -358,6 +358,20 @@ describe('components/function-host/control-handlers', () => {
       const activated = await b.control.call({ op: 'activate', ...ref, epoch: 2 }, 5000);
       assert.equal(activated.stateChecksum, snapshot.stateChecksum, 'every record was applied');
     });
+
+    it('answers a pre-copy delta once everything received is hashed, so the freeze hashes none of it', async () => {
+      const b = await start('node-b', 'standby');
+      const ref = { service: SERVICE, migrationId: 'm-1' };
+      const source = new StateStore();
+      for (let i = 0; i < 20_000; i += 1) source.namespace('app').putJson(`key-${i}`, { count: i });
+      const snapshot = source.beginSnapshot(1 << 20);
+      await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
+      await b.control.call({ op: 'importChunk', ...ref, index: 0, data: snapshot.readChunk(0) }, 5000);
+      const { store } = b.server.runtime(SERVICE);
+      assert.ok(store.unhashedEntries > 0, 'the snapshot is hashed in the background, after its import');
+      await b.control.call({ op: 'importDelta', ...ref, delta: source.takeDelta().delta }, 5000);
+      assert.equal(store.unhashedEntries, 0);
+    });
   });
 
   describe('direct hand-off', () => {
