@@ -193,41 +193,33 @@ describe('agent/migration/source-migration', function () {
       assert.deepEqual(status.migrations, [], 'node-b has no migration left open');
     });
 
-    it('goes on with pre-copy while a small delta round is slow, and freezes after a quiet one', async () => {
+    /** A move whose target spends 20 ms on the clock on each of its first `slowRounds` delta imports. */
+    async function moveWithSlowDeltaRounds(maxDeltaRounds: number, slowRounds: number): Promise<number> {
       nodes = await startTwoNodes({
         cutover: 'in-network',
-        settings: { deltaThresholdBytes: 64 * 1024, quietDeltaRoundMs: 5, maxDeltaRounds: 5 },
+        settings: { deltaThresholdBytes: 64 * 1024, quietDeltaRoundMs: 5, maxDeltaRounds },
       });
       const { hostA, hostB, agentA, clock } = nodes;
       hostA.fill(STATEFUL.name, 8, 1024);
-      // The target is busy for its first two delta rounds: each takes 20 ms on the clock.
-      let slowRounds = 2;
+      let slowLeft = slowRounds;
       hostB.faults.importDelta = () => {
-        if (slowRounds > 0) clock.advance(20);
-        slowRounds -= 1;
+        if (slowLeft > 0) clock.advance(20);
+        slowLeft -= 1;
         return Promise.resolve();
       };
       const result = await agentA.migrate(STATEFUL.name, 'node-b');
       assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
+      assert.equal(hostB.calls.filter((op) => op === 'importDelta').length, result.deltaRounds);
+      return result.deltaRounds;
+    }
+
+    it('goes on with pre-copy while a small delta round is slow, and freezes after a quiet one', async () => {
       // Two slow rounds and a quiet one before the freeze (its last delta travels with TakeOver).
-      assert.equal(result.deltaRounds, 3);
-      assert.equal(hostB.calls.filter((op) => op === 'importDelta').length, 3);
+      assert.equal(await moveWithSlowDeltaRounds(5, 2), 3);
     });
 
     it('freezes after maxDeltaRounds however slow the rounds are', async () => {
-      nodes = await startTwoNodes({
-        cutover: 'in-network',
-        settings: { deltaThresholdBytes: 64 * 1024, quietDeltaRoundMs: 5, maxDeltaRounds: 3 },
-      });
-      const { hostA, hostB, agentA, clock } = nodes;
-      hostA.fill(STATEFUL.name, 8, 1024);
-      hostB.faults.importDelta = () => {
-        clock.advance(20);
-        return Promise.resolve();
-      };
-      const result = await agentA.migrate(STATEFUL.name, 'node-b');
-      assert.equal(result.outcome, 'committed', JSON.stringify(result.abortReason));
-      assert.equal(hostB.calls.filter((op) => op === 'importDelta').length, 3);
+      assert.equal(await moveWithSlowDeltaRounds(3, Infinity), 3);
     });
 
     it('moves a stateful service by reconfiguring the route on both nodes', async () => {

@@ -337,11 +337,17 @@ describe('components/function-host/control-handlers', () => {
   });
 
   describe('import', () => {
+    /** 20,000 small entries: one chunk of 1 MiB whose import and hashing take several slices. */
+    function storeOfManyKeys(): StateStore {
+      const store = new StateStore();
+      for (let i = 0; i < 20_000; i += 1) store.namespace('app').putJson(`key-${i}`, { count: i });
+      return store;
+    }
+
     it('applies a large snapshot chunk in slices, letting pending I/O run between them', async () => {
       const b = await start('node-b', 'standby');
       const ref = { service: SERVICE, migrationId: 'm-1' };
-      const source = new StateStore();
-      for (let i = 0; i < 20_000; i += 1) source.namespace('app').putJson(`key-${i}`, { count: i });
+      const source = storeOfManyKeys();
       const snapshot = source.beginSnapshot(1 << 20);
       assert.equal(snapshot.chunkCount, 1, 'one chunk holds the whole state');
       await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
@@ -362,8 +368,7 @@ describe('components/function-host/control-handlers', () => {
     it('answers a pre-copy delta once everything received is hashed, so the freeze hashes none of it', async () => {
       const b = await start('node-b', 'standby');
       const ref = { service: SERVICE, migrationId: 'm-1' };
-      const source = new StateStore();
-      for (let i = 0; i < 20_000; i += 1) source.namespace('app').putJson(`key-${i}`, { count: i });
+      const source = storeOfManyKeys();
       const snapshot = source.beginSnapshot(1 << 20);
       await b.control.call({ op: 'beginImport', ...ref, epoch: 2 }, 5000);
       await b.control.call({ op: 'importChunk', ...ref, index: 0, data: snapshot.readChunk(0) }, 5000);
