@@ -140,7 +140,10 @@ describe('agent/migration/source-migration', function () {
         Math.ceil(result.snapshotBytes / (256 * 1024)),
         'one chunk per 256 KiB',
       );
-      assert.ok(result.deltaRounds >= 2, 'at least one pre-copy delta and the final one');
+      assert.ok(
+        result.deltaRounds >= 2,
+        'the writes made during the snapshot take more than one pre-copy round',
+      );
       assert.equal(result.bufferedRequests, 0, 'nothing was buffered yet when the freeze began');
       assert.equal(result.forwardedRequests, 30, 'the 30 requests that arrived while frozen are forwarded');
       assert.deepEqual(
