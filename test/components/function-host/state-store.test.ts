@@ -208,17 +208,25 @@ describe('components/function-host/state-store', () => {
       assert.equal(target.checksum(), store.checksum());
     });
 
-    it('sends a value whole when its length changed or it changed all over', () => {
+    it('sends a value whole when its length changed, it changed all over or in too many places', () => {
       const store = new StateStore();
       const state = store.namespace('app');
       state.put('longer', new Uint8Array(100));
       state.put('everywhere', new Uint8Array(100));
-      store.beginSnapshot(1024);
+      state.put('scattered', new Uint8Array(10_000));
+      store.beginSnapshot(1 << 20);
       state.put('longer', new Uint8Array(101));
       for (let at = 0; at < 100; at += 2) editInPlace(state, 'everywhere', at, 1);
+      // 65 ranges of one byte: a patch of about 600 bytes, but more places than tracking keeps.
+      for (let at = 0; at < 6500; at += 100) editInPlace(state, 'scattered', at, 1);
       const { delta, changedKeys } = store.takeDelta();
-      assert.equal(changedKeys, 2);
-      assert.equal(delta.byteLength, 2 + (9 + 7 + 101) + (9 + 11 + 100), 'two whole puts');
+      assert.equal(changedKeys, 3);
+      const whole = (keyBytes: number, valueBytes: number): number => 9 + keyBytes + valueBytes;
+      assert.equal(
+        delta.byteLength,
+        2 + whole(7, 101) + whole(11, 100) + whole(10, 10_000),
+        'three whole puts',
+      );
     });
 
     it('refuses a delta without a mark', () => {

@@ -77,10 +77,15 @@ describe('components/node-monitor/inflight-topic', () => {
   });
 
   describe('InflightTopicFollower', () => {
-    it('keeps the latest count until it is older than maxAgeMs', async () => {
+    /** A follower of a topic board, on a fake clock, whose messages age out after 1 s. */
+    function followerOnBoard(): { board: TopicBoard; time: FakeTime; follower: InflightTopicFollower } {
       const board = new TopicBoard();
       const time = new FakeTime();
-      const follower = new InflightTopicFollower(board.subscribe, time, 1000);
+      return { board, time, follower: new InflightTopicFollower(board.subscribe, time, 1000) };
+    }
+
+    it('keeps the latest count until it is older than maxAgeMs', async () => {
+      const { board, time, follower } = followerOnBoard();
       await follower.follow('edgeshift/inflight/edge-a');
       board.publish('edgeshift/inflight/edge-a', { inflightRequests: 4 });
       time.advance(1000);
@@ -90,9 +95,7 @@ describe('components/node-monitor/inflight-topic', () => {
     });
 
     it('says the host is draining while its last message says so, and not once that message is old', async () => {
-      const board = new TopicBoard();
-      const time = new FakeTime();
-      const follower = new InflightTopicFollower(board.subscribe, time, 1000);
+      const { board, time, follower } = followerOnBoard();
       await follower.follow('t');
       board.publish('t', { inflightRequests: 2 });
       assert.equal(follower.isDraining(), false);
@@ -107,8 +110,7 @@ describe('components/node-monitor/inflight-topic', () => {
     });
 
     it('moves to a new topic and forgets the old count', async () => {
-      const board = new TopicBoard();
-      const follower = new InflightTopicFollower(board.subscribe, new FakeTime(), 1000);
+      const { board, follower } = followerOnBoard();
       await follower.follow('a');
       board.publish('a', { inflightRequests: 4 });
       await follower.follow('b');
