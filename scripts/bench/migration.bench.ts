@@ -4,7 +4,8 @@
 // over the moves, requests lost and duplicated, p99 latency of the requests sent during the moves
 // over the p99 of those sent between them (same run), the same ratio for sham windows where nothing
 // happens (the ratio's noise floor, 1 MiB only: a 64 MiB move outlasts the pause), the CPU a move
-// costs the agents and the function hosts (both nodes, less what they use between moves), and
+// costs the agents, the function hosts and the test bed's own process, and how much longer each waited
+// for a core (both nodes, less their rates between moves: the contention a move adds), and
 // state-transfer throughput against raw loopback TCP measured in the same run. Writes the latency
 // plot of the 64 MiB run to build/bench/migration-latency.svg.
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -13,6 +14,7 @@ import path from 'node:path';
 
 import type { MigrationResult } from '../../agent/migration/source-migration.ts';
 import { PROJECT_ROOT } from '../build-artifacts.ts';
+import { processSchedTimes, type SchedTimes } from '../testbed/process-cpu.ts';
 import type { TimeRange } from '../loadgen/latency-timeline.ts';
 import type { LatencySummary } from '../loadgen/latency-timeline.ts';
 import type { LoadReport } from '../loadgen/load-generator.ts';
@@ -68,58 +70,89 @@ async function rawTcpMiBPerS(bytes: number): Promise<number> {
   return bytes / MIB / (elapsedMs / 1000);
 }
 
-/** The components a move's work runs in, both nodes together, by the name their metrics carry. */
-const CPU_KINDS = {
+/**
+ * Where a move's work runs, and what waits for a core while it runs, by the name their metrics carry:
+ * the components of both nodes, and the test bed's own process (the load generator, the reference data
+ * plane and both nuclei), which stands in for the clients and the switch.
+ */
+const COMPONENT_KINDS = {
   Agent: TESTBED_COMPONENTS.peerAgent,
   FunctionHost: TESTBED_COMPONENTS.functionHost,
 } as const;
-export type CpuKind = keyof typeof CPU_KINDS;
-const KIND_OF_COMPONENT: ReadonlyMap<string, CpuKind> = new Map(
-  (Object.keys(CPU_KINDS) as CpuKind[]).map((kind) => [CPU_KINDS[kind], kind]),
+const SCHED_KINDS = ['Agent', 'FunctionHost', 'TestBed'] as const;
+export type SchedKind = (typeof SCHED_KINDS)[number];
+const KIND_OF_COMPONENT: ReadonlyMap<string, SchedKind> = new Map(
+  (Object.keys(COMPONENT_KINDS) as (keyof typeof COMPONENT_KINDS)[]).map((kind) => [
+    COMPONENT_KINDS[kind],
+    kind,
+  ]),
 );
 
-export interface CpuReading {
+export interface SchedReading {
   readonly atMs: number;
-  readonly cpuMs: Readonly<Record<CpuKind, number>>;
+  readonly times: Readonly<Record<SchedKind, SchedTimes>>;
 }
 
-function readCpu(bed: TwoNodeTestbed): CpuReading {
-  const cpuMs: Record<CpuKind, number> = { Agent: 0, FunctionHost: 0 };
-  for (const { component, cpuMs: used } of bed.componentCpuMs()) {
+const NO_TIME: SchedTimes = { cpuMs: 0, waitMs: 0 };
+
+function readSched(bed: TwoNodeTestbed): SchedReading {
+  const times: Record<SchedKind, SchedTimes> = {
+    Agent: NO_TIME,
+    FunctionHost: NO_TIME,
+    TestBed: processSchedTimes('self'),
+  };
+  for (const { component, cpuMs, waitMs } of bed.componentSchedTimes()) {
     const kind = KIND_OF_COMPONENT.get(component);
-    if (kind !== undefined) cpuMs[kind] += used;
+    if (kind === undefined) continue;
+    times[kind] = { cpuMs: times[kind].cpuMs + cpuMs, waitMs: times[kind].waitMs + waitMs };
   }
-  return { atMs: performance.now(), cpuMs };
+  return { atMs: performance.now(), times };
+}
+
+/** What `field` grew by during the warm moves, less its rate between moves times their length, per move. */
+function beyondIdleRate(
+  readings: readonly SchedReading[],
+  firstMove: number,
+  value: (reading: SchedReading) => number,
+): number {
+  const moveCount = (readings.length - 1) / 2 - firstMove;
+  let movingMs = 0;
+  let moving = 0;
+  let idleMs = 0;
+  let idle = 0;
+  for (let move = firstMove; 2 * move + 2 < readings.length; move += 1) {
+    const [start, end, next] = [readings[2 * move]!, readings[2 * move + 1]!, readings[2 * move + 2]!];
+    movingMs += end.atMs - start.atMs;
+    moving += value(end) - value(start);
+    idleMs += next.atMs - end.atMs;
+    idle += value(next) - value(end);
+  }
+  return moveCount > 0 && idleMs > 0 ? (moving - (idle / idleMs) * movingMs) / moveCount : 0;
 }
 
 /**
- * CPU a move costs, per kind of component: what they used during the warm moves, less what they use
- * per millisecond between moves (the requests they serve anyway), per move. `readings` pairs each
- * move's start and end, then one reading after the last pause.
+ * What a move costs, per kind: the CPU used during the warm moves, and the time spent waiting for a
+ * core, each less its rate between moves (the requests served anyway), per move. The wait is the
+ * contention a move adds: the function hosts' and the test bed's is latency their requests saw.
+ * `readings` pairs each move's start and end, then one reading after the last pause.
  */
-export function cpuPerMove(readings: readonly CpuReading[], firstMove: number): Record<CpuKind, number> {
-  const perMove: Record<CpuKind, number> = { Agent: 0, FunctionHost: 0 };
-  const moveCount = (readings.length - 1) / 2 - firstMove;
-  for (const kind of Object.keys(CPU_KINDS) as CpuKind[]) {
-    let movingMs = 0;
-    let movingCpu = 0;
-    let idleMs = 0;
-    let idleCpu = 0;
-    for (let move = firstMove; 2 * move + 2 < readings.length; move += 1) {
-      const [start, end, next] = [readings[2 * move]!, readings[2 * move + 1]!, readings[2 * move + 2]!];
-      movingMs += end.atMs - start.atMs;
-      movingCpu += end.cpuMs[kind] - start.cpuMs[kind];
-      idleMs += next.atMs - end.atMs;
-      idleCpu += next.cpuMs[kind] - end.cpuMs[kind];
-    }
-    perMove[kind] = moveCount > 0 && idleMs > 0 ? (movingCpu - (idleCpu / idleMs) * movingMs) / moveCount : 0;
+export function schedPerMove(
+  readings: readonly SchedReading[],
+  firstMove: number,
+): Record<SchedKind, SchedTimes> {
+  const perMove = {} as Record<SchedKind, SchedTimes>;
+  for (const kind of SCHED_KINDS) {
+    perMove[kind] = {
+      cpuMs: beyondIdleRate(readings, firstMove, (reading) => reading.times[kind].cpuMs),
+      waitMs: beyondIdleRate(readings, firstMove, (reading) => reading.times[kind].waitMs),
+    };
   }
   return perMove;
 }
 
 interface SizeRun {
   readonly moves: readonly MigrationResult[];
-  readonly cpuPerMove: Readonly<Record<CpuKind, number>>;
+  readonly perMove: Readonly<Record<SchedKind, SchedTimes>>;
   readonly report: LoadReport;
   readonly windows: readonly TimeRange[];
   readonly window: LatencySummary;
@@ -172,30 +205,30 @@ async function runSize(stateBytes: number, moveCount: number): Promise<SizeRun> 
   const { bed, generator, close } = await startLoadedTestbed(stateBytes);
   try {
     const moves: MigrationResult[] = [];
-    const cpuReadings: CpuReading[] = [];
+    const schedReadings: SchedReading[] = [];
     await pause(2500);
     for (let index = 0; index < moveCount; index += 1) {
       const to: NodeName = index % 2 === 0 ? 'node-b' : 'node-a';
       generator.mark(`${MOVE_MARK} to ${to}`);
-      cpuReadings.push(readCpu(bed));
+      schedReadings.push(readSched(bed));
       const startedMs = performance.now();
       const move = await bed.migrate('sensor-stats', to);
       const moveMs = performance.now() - startedMs;
-      cpuReadings.push(readCpu(bed));
+      schedReadings.push(readSched(bed));
       generator.mark(`${to} owns`);
       if (move.outcome !== 'committed')
         throw new Error(`move to ${to} aborted: ${JSON.stringify(move.abortReason)}`);
       moves.push(move);
       await shamWindowIn(PAUSE_MS, moveMs, generator);
     }
-    cpuReadings.push(readCpu(bed));
+    schedReadings.push(readSched(bed));
     generator.stop();
     const report = await generator.report;
     const { moveWindows: windows, shamWindows } = windowsOf(report.markers);
     const endMs = report.buckets.length * report.bucketMs;
     return {
       moves,
-      cpuPerMove: cpuPerMove(cpuReadings, COLD_MOVES),
+      perMove: schedPerMove(schedReadings, COLD_MOVES),
       report,
       windows,
       window: await generator.latencyWithin(windows),
@@ -248,8 +281,12 @@ function sizeMetrics(prefix: string, run: SizeRun): Metrics {
           [`${prefix}WarmShamP99Ms`]: run.warmSham.p99Ms,
           [`${prefix}WarmShamOverSteadyP99`]: overSteady(run.warmSham.p99Ms),
         }),
-    [`${prefix}AgentCpuMsPerMove`]: run.cpuPerMove.Agent,
-    [`${prefix}FunctionHostCpuMsPerMove`]: run.cpuPerMove.FunctionHost,
+    ...Object.fromEntries(
+      SCHED_KINDS.flatMap((kind) => [
+        [`${prefix}${kind}CpuMsPerMove`, run.perMove[kind].cpuMs],
+        [`${prefix}${kind}WaitMsPerMove`, run.perMove[kind].waitMs],
+      ]),
+    ),
   };
 }
 

@@ -27,7 +27,7 @@ import { buildArtifacts, PROJECT_ROOT } from '../build-artifacts.ts';
 import { generateCertificates } from '../generate-certs.ts';
 import { LocalNode } from '../local-nucleus/local-node.ts';
 import { ClaimGate, TcpLink } from './link-proxies.ts';
-import { processGroupCpuMs } from './process-cpu.ts';
+import { processGroupSchedTimes, type SchedTimes } from './process-cpu.ts';
 
 export const NODE_NAMES = ['node-a', 'node-b'] as const;
 export type NodeName = (typeof NODE_NAMES)[number];
@@ -81,10 +81,9 @@ export interface TestbedNodeInfo {
   readonly rootPath: string;
 }
 
-export interface ComponentCpu {
+export interface ComponentSchedTimes extends SchedTimes {
   readonly node: NodeName;
   readonly component: string;
-  readonly cpuMs: number;
 }
 
 let builtArtifacts: Promise<string> | undefined;
@@ -486,13 +485,18 @@ export class TwoNodeTestbed {
     return { node, checksum: states[node].checksum, epoch: states[node].epoch };
   }
 
-  /** CPU time (ms, 10 ms resolution) each running component of both nodes has used since it started. */
-  componentCpuMs(): ComponentCpu[] {
+  /** CPU time and run-queue wait (ms) of each running component of both nodes since it started. */
+  componentSchedTimes(): ComponentSchedTimes[] {
     const running = NODE_NAMES.flatMap((node) =>
       [...this.nodes[node].node.processGroups()].map(([component, group]) => ({ node, component, group })),
     );
-    const used = processGroupCpuMs(running.map(({ group }) => group));
-    return running.map(({ node, component, group }) => ({ node, component, cpuMs: used.get(group) ?? 0 }));
+    const times = processGroupSchedTimes(running.map(({ group }) => group));
+    return running.map(({ node, component, group }) => ({
+      node,
+      component,
+      cpuMs: times.get(group)?.cpuMs ?? 0,
+      waitMs: times.get(group)?.waitMs ?? 0,
+    }));
   }
 
   /** Restarts a component on a node as a deployment does (SIGTERM, then its Run again), and waits for it. */

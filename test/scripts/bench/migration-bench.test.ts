@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 
-import { cpuPerMove, windowsOf, type CpuReading } from '../../../scripts/bench/migration.bench.ts';
+import { schedPerMove, windowsOf, type SchedReading } from '../../../scripts/bench/migration.bench.ts';
 
-/** A reading at `atMs` where the agents had used `agentMs` and the function hosts `hostMs` so far. */
-const reading = (atMs: number, agentMs: number, hostMs: number): CpuReading => ({
+/**
+ * A reading at `atMs` where the agents had used `agentMs` of CPU and the function hosts `hostMs` so far;
+ * the function hosts had waited for a core half as long as they ran, the test bed a tenth.
+ */
+const reading = (atMs: number, agentMs: number, hostMs: number): SchedReading => ({
   atMs,
-  cpuMs: { Agent: agentMs, FunctionHost: hostMs },
+  times: {
+    Agent: { cpuMs: agentMs, waitMs: 0 },
+    FunctionHost: { cpuMs: hostMs, waitMs: hostMs / 2 },
+    TestBed: { cpuMs: atMs / 10, waitMs: atMs / 10 },
+  },
 });
 
 describe('scripts/bench/migration.bench', () => {
@@ -21,15 +28,21 @@ describe('scripts/bench/migration.bench', () => {
       reading(2300, 212, 520),
       reading(3300, 222, 720),
     ];
-    const perMove = cpuPerMove(readings, 1);
-    assert.ok(Math.abs(perMove.Agent - (51 - 1)) < 1e-9, `agents: ${perMove.Agent}`);
-    assert.ok(Math.abs(perMove.FunctionHost - (40 - 20)) < 1e-9, `hosts: ${perMove.FunctionHost}`);
+    const perMove = schedPerMove(readings, 1);
+    const near = (actual: number, expected: number, what: string): void =>
+      assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual}, expected ${expected}`);
+    near(perMove.Agent.cpuMs, 51 - 1, 'agents');
+    near(perMove.FunctionHost.cpuMs, 40 - 20, 'hosts');
+    near(perMove.FunctionHost.waitMs, (40 - 20) / 2, 'hosts waiting');
+    near(perMove.TestBed.cpuMs, 0, 'a steady rate is no cost');
   });
 
   it('charges nothing when no warm move ran', () => {
-    assert.deepEqual(cpuPerMove([reading(0, 0, 0), reading(100, 50, 50), reading(1100, 60, 60)], 1), {
-      Agent: 0,
-      FunctionHost: 0,
+    const none = { cpuMs: 0, waitMs: 0 };
+    assert.deepEqual(schedPerMove([reading(0, 0, 0), reading(100, 50, 50), reading(1100, 60, 60)], 1), {
+      Agent: none,
+      FunctionHost: none,
+      TestBed: none,
     });
   });
 

@@ -13,7 +13,7 @@ import {
 } from '../../../scripts/local-nucleus/component-runner.ts';
 import { LocalNucleus, type ComponentState } from '../../../scripts/local-nucleus/local-nucleus.ts';
 import { parseRecipe, selectManifest } from '../../../scripts/local-nucleus/recipe.ts';
-import { processGroupCpuMs } from '../../../scripts/testbed/process-cpu.ts';
+import { processGroupSchedTimes } from '../../../scripts/testbed/process-cpu.ts';
 
 /** tsx's ESM loader by absolute path: a component's cwd is its work directory, outside the project. */
 const TSX_LOADER = path.join(
@@ -313,7 +313,7 @@ describe('scripts/local-nucleus/component-runner', function () {
     assert.ok(!isAlive(pid), 'SIGKILL ended the process that ignored SIGTERM');
   });
 
-  it("names each running component's process group, whose CPU time processGroupCpuMs reads", async () => {
+  it("names each running component's process group, whose CPU time processGroupSchedTimes reads", async () => {
     // Spins for 400 ms, then waits: its CPU time stays at about 400 ms while it runs.
     const spin = path.join(root, 'spin.cjs');
     await writeFile(
@@ -328,11 +328,13 @@ describe('scripts/local-nucleus/component-runner', function () {
     assert.deepEqual([...groups.keys()].sort(), ['com.test.Busy', 'com.test.Idle']);
     const busy = groups.get('com.test.Busy') as number;
     const idle = groups.get('com.test.Idle') as number;
-    await eventually(() => (processGroupCpuMs([busy]).get(busy) ?? 0) >= 300, 'the busy group used CPU');
-    const used = processGroupCpuMs([busy, idle, 999_999_999]);
-    assert.ok((used.get(busy) ?? 0) < 2000, `busy group: ${used.get(busy)} ms`);
-    assert.ok((used.get(idle) ?? 0) < 100, `idle group: ${used.get(idle)} ms`);
-    assert.equal(used.get(999_999_999), 0, 'a group with no process used nothing');
+    const cpuOf = (group: number): number => processGroupSchedTimes([group]).get(group)?.cpuMs ?? 0;
+    await eventually(() => cpuOf(busy) >= 300, 'the busy group used CPU');
+    const used = processGroupSchedTimes([busy, idle, 999_999_999]);
+    assert.ok((used.get(busy)?.cpuMs ?? 0) < 2000, `busy group: ${used.get(busy)?.cpuMs} ms`);
+    assert.ok((used.get(idle)?.cpuMs ?? 0) < 100, `idle group: ${used.get(idle)?.cpuMs} ms`);
+    assert.ok((used.get(busy)?.waitMs ?? -1) >= 0, 'the wait for a core is read as well');
+    assert.deepEqual(used.get(999_999_999), { cpuMs: 0, waitMs: 0 }, 'a group with no process used nothing');
     await runner.stop();
     assert.equal(runner.processGroups().size, 0, 'no group once the components stopped');
   });
