@@ -118,6 +118,48 @@ export function toIpcError(operation: string, err: unknown): EdgeShiftError {
   return new EdgeShiftError(code, `${operation} failed: ${message}`, { context: { operation }, cause: err });
 }
 
+/** What activateStream needs of an SDK streaming operation. */
+export interface ActivatableStream {
+  activate(): Promise<unknown>;
+  once(event: 'ended', listener: () => void): unknown;
+  off(event: 'ended', listener: () => void): unknown;
+}
+
+/** How long a stream's activation may stay unsettled once the nucleus has ended the stream. */
+export const ACTIVATION_AFTER_END_MS = 2000;
+
+/**
+ * Activates a stream. The nucleus refuses one with an error that also ends the stream; the SDK then
+ * sends an end of stream of its own before it rejects the activation, and the completion of that
+ * send is not always reported, so the activation can stay unsettled for good and a component hang at
+ * its start. Once the stream has ended, the activation gets `graceMs` to settle.
+ */
+export async function activateStream(
+  stream: ActivatableStream,
+  operation: string,
+  graceMs = ACTIVATION_AFTER_END_MS,
+): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  let onEnded = (): void => undefined;
+  const endedWithoutReason = new Promise<never>((_resolve, reject) => {
+    onEnded = () => {
+      timer = setTimeout(() => {
+        const message = `${operation} failed: the nucleus ended the stream, and the IPC client gave no reason within ${graceMs} ms`;
+        reject(new EdgeShiftError('ERR_IPC_OPERATION_FAILED', message, { context: { operation, graceMs } }));
+      }, graceMs);
+    };
+  });
+  stream.once('ended', onEnded);
+  const activation = stream.activate();
+  activation.catch(() => undefined); // raced below; a late rejection after the grace is not unhandled
+  try {
+    await Promise.race([activation, endedWithoutReason]);
+  } finally {
+    clearTimeout(timer);
+    stream.off('ended', onEnded);
+  }
+}
+
 /** The real SDK client for a socket and token (also used by tests that drive the nucleus at wire level). */
 export function createSdkClient(socketPath: string, authToken: string): greengrasscoreipc.Client {
   const config = greengrasscoreipc.createDefaultClientConfig();
@@ -481,7 +523,7 @@ export class IpcClient {
       this.logger.warn('IPC stream error', { operation, error: nucleusMessage(err) }),
     );
     stream.on('ended', () => this.streams.delete(stream));
-    await this.call(operation, () => stream.activate());
+    await this.call(operation, () => activateStream(stream, operation));
     this.streams.add(stream);
     return {
       close: async () => {
