@@ -14,7 +14,7 @@ import path from 'node:path';
 
 import type { MigrationResult } from '../../agent/migration/source-migration.ts';
 import { PROJECT_ROOT } from '../build-artifacts.ts';
-import { processSchedTimes, type SchedTimes } from '../testbed/process-cpu.ts';
+import { NO_TIME, processSchedTimes, type SchedTimes } from '../testbed/process-cpu.ts';
 import type { TimeRange } from '../loadgen/latency-timeline.ts';
 import type { LatencySummary } from '../loadgen/latency-timeline.ts';
 import type { LoadReport } from '../loadgen/load-generator.ts';
@@ -93,8 +93,6 @@ export interface SchedReading {
   readonly times: Readonly<Record<SchedKind, SchedTimes>>;
 }
 
-const NO_TIME: SchedTimes = { cpuMs: 0, waitMs: 0 };
-
 function readSched(bed: TwoNodeTestbed): SchedReading {
   const times: Record<SchedKind, SchedTimes> = {
     Agent: NO_TIME,
@@ -109,7 +107,7 @@ function readSched(bed: TwoNodeTestbed): SchedReading {
   return { atMs: performance.now(), times };
 }
 
-/** What `field` grew by during the warm moves, less its rate between moves times their length, per move. */
+/** What `value` grew by during the warm moves, less its rate between moves times their length, per move. */
 function beyondIdleRate(
   readings: readonly SchedReading[],
   firstMove: number,

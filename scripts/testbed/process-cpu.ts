@@ -12,7 +12,7 @@ export interface SchedTimes {
 }
 
 const NS_PER_MS = 1e6;
-const NO_TIME: SchedTimes = { cpuMs: 0, waitMs: 0 };
+export const NO_TIME: SchedTimes = { cpuMs: 0, waitMs: 0 };
 
 /** Process group of one process; undefined once it has gone. */
 function processGroupOf(pid: string): number | undefined {

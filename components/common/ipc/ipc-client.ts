@@ -130,9 +130,9 @@ export const ACTIVATION_AFTER_END_MS = 2000;
 
 /**
  * Activates a stream. The nucleus refuses one with an error that also ends the stream; the SDK then
- * sends an end of stream of its own before it rejects the activation, and the completion of that
- * send is not always reported, so the activation can stay unsettled for good and a component hang at
- * its start. Once the stream has ended, the activation gets `graceMs` to settle.
+ * sends an end of stream of its own and waits for that send before it rejects the activation. That
+ * wait has been seen to last for good, which would hang a component at its start. So once the stream
+ * has ended, the activation gets `graceMs` to settle.
  */
 export async function activateStream(
   stream: ActivatableStream,
